@@ -1,0 +1,528 @@
+"""The engine: a scalar ``Value``, the graph it records, and reverse-mode backward.
+
+Every arithmetic operation on a :class:`Value` returns a new Value that remembers
+
+* ``parents``: the Values it was computed from, in order, and
+* ``local_grads``: the local derivative ``d out / d parent`` for each parent,
+  computed in the forward pass while the numbers are at hand.
+
+``backward()`` then visits the nodes from the output back to the inputs and applies
+the chain rule: each node passes ``local_grad * node.grad`` on to each parent.
+
+Operations are declared once in a table (see ``OPS`` below): a name, the forward
+computation on floats, and the local derivatives. The derivative functions use plain
+arithmetic, so they work on floats (an ordinary backward pass) and on Values (when
+:func:`tinygrad_edu.grad` is nested, the derivatives themselves are recorded as a
+graph and can be differentiated again). One derivative rule serves every order.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import TYPE_CHECKING, TypeVar, Union
+
+from tinygrad_edu import operators
+
+if TYPE_CHECKING:
+    from typing import ParamSpec
+
+    P = ParamSpec("P")
+
+R = TypeVar("R")
+
+__all__ = [
+    "Op",
+    "Operand",
+    "Value",
+    "is_grad_enabled",
+    "no_grad",
+    "topological_order",
+    "weighted_sum",
+]
+
+
+# --------------------------------------------------------------------------- grad mode
+
+
+class _GradMode:
+    """Whether operations record the graph. ``no_grad`` switches it off."""
+
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True unless we are inside a :func:`no_grad` block."""
+    return _GradMode.enabled
+
+
+class no_grad:  # noqa: N801 - named like the PyTorch context manager it mirrors
+    """Context manager and decorator: operations inside record no graph.
+
+    Results computed inside are leaves (no parents), which saves memory and time
+    when only the numbers matter, e.g. evaluating a model or updating weights::
+
+        with no_grad():
+            y = w * x      # y.parents == ()
+
+        @no_grad()
+        def predict(x): ...
+    """
+
+    def __enter__(self) -> None:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = False
+
+    def __exit__(self, *exc_info: object) -> None:
+        _GradMode.enabled = self._previous
+
+    def __call__(self, function: Callable[P, R]) -> Callable[P, R]:
+        @wraps(function)
+        def without_grad(*args: P.args, **kwargs: P.kwargs) -> R:
+            with no_grad():
+                return function(*args, **kwargs)
+
+        return without_grad
+
+
+# --------------------------------------------------------------------------- operations
+
+
+class Op:
+    """One operation: its name, its forward rule and its local derivatives.
+
+    ``forward(*operands)`` computes the output from float operands.
+    ``derivative(*operands, out)`` returns ``d out / d operand`` for each operand that
+    may need a gradient. The operands are floats in an ordinary backward pass and
+    Values when nested :func:`grad` needs the derivative as a graph, so derivative
+    rules stick to arithmetic and the helpers ``_cos``, ``_sin`` and ``_log``.
+    """
+
+    __slots__ = ("name", "forward", "derivative")
+
+    def __init__(self, name: str, forward: Callable[..., float], derivative: Callable[..., tuple]):
+        self.name = name
+        self.forward = forward
+        self.derivative = derivative
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+def _cos(x: float | Value) -> float | Value:
+    return x.cos() if isinstance(x, Value) else math.cos(x)
+
+
+def _sin(x: float | Value) -> float | Value:
+    return x.sin() if isinstance(x, Value) else math.sin(x)
+
+
+def _log(x: float | Value) -> float | Value:
+    return x.log() if isinstance(x, Value) else math.log(x)
+
+
+def _sign(x: float) -> float:
+    return 0.0 if x == 0.0 else math.copysign(1.0, x)
+
+
+def _power_derivative(x: float | Value, y: float | Value, out: float | Value) -> tuple:
+    """d(x**y)/dx = y * x**(y-1);  d(x**y)/dy = x**y * log(x)  (0 where x == 0)."""
+    if float(x) == 0.0:  # 0 ** y: the slope in x is 0, 1 or +inf; in y it is 0
+        dx = 0.0 if float(y) > 1.0 else (1.0 if float(y) == 1.0 else math.inf)
+        return (dx, 0.0)
+    return (y * x ** (y - 1.0), out * _log(x))
+
+
+def _power_const_derivative(x: float | Value, c: float, out: float | Value) -> tuple:
+    """d(x**c)/dx = c * x**(c-1): 0 when c == 0, +inf at x == 0 when 0 < c < 1."""
+    if c == 0.0:
+        return (0.0,)
+    if c < 1.0 and float(x) == 0.0:
+        return (math.inf,)
+    return (c * x ** (c - 1.0),)
+
+
+def _sqrt_derivative(x: float | Value, out: float | Value) -> tuple:
+    """d sqrt(x)/dx = 1 / (2 sqrt(x)), +inf at x == 0 as in PyTorch."""
+    return (0.5 / out if float(out) != 0.0 else math.inf,)
+
+
+def _exponential_derivative(x: float | Value, base: float, out: float | Value) -> tuple:
+    """d(c**x)/dx = c**x * log(c); 0 for c == 0, where c**x is flat (0 or 1)."""
+    return (out * math.log(base) if base > 0.0 else 0.0,)
+
+
+def _checked_base_power(x: float, y: float) -> float:
+    """x ** y when the exponent is a Value: its derivative needs log(x), so x >= 0."""
+    if x < 0.0:
+        raise ValueError(
+            f"power: a negative base ({x!r}) to a Value exponent has no real derivative "
+            "with respect to the exponent; use a plain-number exponent"
+        )
+    return operators.power(x, y)
+
+
+#   name          forward on floats                   local derivatives, given the operands and out
+ADD = Op("+", float.__add__, lambda x, y, out: (1.0, 1.0))
+SUB = Op("-", float.__sub__, lambda x, y, out: (1.0, -1.0))
+RSUB = Op("-", lambda x, c: c - x, lambda x, c, out: (-1.0,))  # c - x
+MUL = Op("*", float.__mul__, lambda x, y, out: (y, x))
+DIV = Op("/", operators.divide, lambda x, y, out: (1.0 / y, -out / y))
+RDIV = Op("/", lambda x, c: operators.divide(c, x), lambda x, c, out: (-out / x,))  # c / x
+POW = Op("**", _checked_base_power, _power_derivative)
+POW_CONST = Op("**", operators.power, _power_const_derivative)
+RPOW = Op("**", lambda x, c: _checked_base_power(c, x), _exponential_derivative)  # c ** x
+NEG = Op("neg", float.__neg__, lambda x, out: (-1.0,))
+ABS = Op("abs", abs, lambda x, out: (_sign(float(x)),))
+EXP = Op("exp", operators.exp, lambda x, out: (out,))
+LOG = Op("log", operators.log, lambda x, out: (1.0 / x,))
+SQRT = Op("sqrt", operators.sqrt, _sqrt_derivative)
+TANH = Op("tanh", math.tanh, lambda x, out: (1.0 - out * out,))
+SIGMOID = Op("sigmoid", operators.sigmoid, lambda x, out: (out * (1.0 - out),))
+RELU = Op("relu", operators.relu, lambda x, out: (1.0 if float(x) > 0.0 else 0.0,))
+LEAKY_RELU = Op(
+    "leaky_relu", operators.leaky_relu, lambda x, slope, out: (1.0 if float(x) > 0.0 else slope,)
+)
+SIN = Op("sin", math.sin, lambda x, out: (_cos(x),))
+COS = Op("cos", math.cos, lambda x, out: (-_sin(x),))
+
+OPS: tuple[Op, ...] = (
+    ADD, SUB, RSUB, MUL, DIV, RDIV, POW, POW_CONST, RPOW,
+    NEG, ABS, EXP, LOG, SQRT, TANH, SIGMOID, RELU, LEAKY_RELU, SIN, COS,
+)  # fmt: skip
+
+
+def _as_float(x: object) -> float | None:
+    """A plain real number as a float, or None for anything else."""
+    if type(x) is float:
+        return x  # type: ignore[return-value]
+    if isinstance(x, numbers.Real) and not isinstance(x, Value):
+        return float(x)
+    return None
+
+
+# --------------------------------------------------------------------------- the Value
+
+
+Operand = Union["Value", float, int]
+
+
+class Value:
+    """A scalar in a computation graph.
+
+    >>> x = Value(3.0, label="x")
+    >>> y = x * x + 2 * x        # y = x^2 + 2x
+    >>> y.backward()
+    >>> x.grad                   # dy/dx = 2x + 2
+    8.0
+
+    Attributes:
+        data: the number (a float; you may assign to it, as optimizers do).
+        grad: d root / d self after ``root.backward()``.
+        label: a name used when printing and drawing.
+        op: the operation that produced this Value, ``""`` for a leaf.
+        parents: the Values this one was computed from, in order.
+        local_grads: ``d self / d parent`` for each parent, in the same order.
+        constants: the plain-number operands of ``op`` (e.g. the 3 in ``x * 3``),
+            which are not graph nodes.
+    """
+
+    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "constants", "_op")
+
+    # Make NumPy scalars defer to us: np.float64(2) * Value(3) calls Value.__rmul__.
+    __array_ufunc__ = None
+
+    def __init__(self, data: float, label: str = "") -> None:
+        if isinstance(data, Value) or not isinstance(data, numbers.Real):
+            raise TypeError(
+                f"Value: data must be a real number (int, float or NumPy scalar), "
+                f"got {type(data).__name__}"
+            )
+        if not isinstance(label, str):
+            raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
+        data = float(data)
+        if data != data:
+            raise ValueError("Value: data is NaN; a Value must hold a real number")
+        self.data = data
+        self.grad = 0.0
+        self.label = label
+        self.op = ""
+        self.parents: tuple[Value, ...] = ()
+        self.local_grads: tuple = ()
+        self.constants: tuple[float, ...] = ()
+        self._op: Op | None = None
+
+    # ----------------------------------------------------------------- building nodes
+
+    @staticmethod
+    def _result(
+        data: float,
+        op: Op,
+        parents: tuple[Value, ...],
+        local_grads: tuple,
+        constants: tuple[float, ...] = (),
+    ) -> Value:
+        """Make the output node of ``op`` (a plain leaf inside ``no_grad``)."""
+        node = _new_value(Value)
+        node.data = data
+        node.grad = 0.0
+        node.label = ""
+        if _GradMode.enabled:
+            node.op = op.name
+            node.parents = parents
+            node.local_grads = local_grads
+            node.constants = constants
+            node._op = op
+        else:
+            node.op = ""
+            node.parents = node.local_grads = node.constants = ()
+            node._op = None
+        return node
+
+    def _unary(self, op: Op) -> Value:
+        x = self.data
+        out = op.forward(x)
+        return Value._result(out, op, (self,), op.derivative(x, out))
+
+    def _binary(self, other: object, op: Op) -> Value:
+        """``op(self, other)`` where ``other`` is a Value or a plain number."""
+        x = self.data
+        if isinstance(other, Value):
+            y = other.data
+            out = op.forward(x, y)
+            return Value._result(out, op, (self, other), op.derivative(x, y, out))
+        c = _as_float(other)
+        if c is None:
+            return NotImplemented
+        out = op.forward(x, c)
+        return Value._result(out, op, (self,), op.derivative(x, c, out), (c,))
+
+    # ----------------------------------------------------------------- arithmetic
+
+    def __add__(self, other: Operand) -> Value:
+        """x + y.  d/dx = 1, d/dy = 1."""
+        return self._binary(other, ADD)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Operand) -> Value:
+        """x - y.  d/dx = 1, d/dy = -1."""
+        return self._binary(other, SUB)
+
+    def __rsub__(self, other: Operand) -> Value:
+        """c - x.  d/dx = -1."""
+        return self._binary(other, RSUB)
+
+    def __mul__(self, other: Operand) -> Value:
+        """x * y.  d/dx = y, d/dy = x."""
+        return self._binary(other, MUL)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Operand) -> Value:
+        """x / y.  d/dx = 1/y, d/dy = -x/y**2.  Raises ZeroDivisionError if y == 0."""
+        return self._binary(other, DIV)
+
+    def __rtruediv__(self, other: Operand) -> Value:
+        """c / x.  d/dx = -c/x**2.  Raises ZeroDivisionError if x == 0."""
+        return self._binary(other, RDIV)
+
+    def __pow__(self, exponent: Operand) -> Value:
+        """x ** y.  d/dx = y * x**(y-1); if y is a Value, d/dy = x**y * log(x).
+
+        Raises ZeroDivisionError for ``0 ** negative`` and ValueError for a negative
+        base to a non-integer power (or to any Value exponent, whose derivative
+        would need the log of a negative number).
+        """
+        if isinstance(exponent, Value):
+            return self._binary(exponent, POW)
+        return self._binary(exponent, POW_CONST)
+
+    def __rpow__(self, base: Operand) -> Value:
+        """c ** x.  d/dx = c**x * log(c).  The base must be >= 0."""
+        return self._binary(base, RPOW)
+
+    def __neg__(self) -> Value:
+        """-x.  d/dx = -1."""
+        return self._unary(NEG)
+
+    def __abs__(self) -> Value:
+        """|x|.  d/dx = sign(x), taken as 0 at x == 0 (as PyTorch does)."""
+        return self._unary(ABS)
+
+    # ----------------------------------------------------------------- functions
+
+    def exp(self) -> Value:
+        """e**x.  d/dx = e**x.  Raises OverflowError above about 709.78."""
+        return self._unary(EXP)
+
+    def log(self) -> Value:
+        """Natural log.  d/dx = 1/x.  Raises ValueError for x <= 0."""
+        return self._unary(LOG)
+
+    def sqrt(self) -> Value:
+        """Square root.  d/dx = 1 / (2 sqrt(x)).  Raises ValueError for x < 0."""
+        return self._unary(SQRT)
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent.  d/dx = 1 - tanh(x)**2."""
+        return self._unary(TANH)
+
+    def sigmoid(self) -> Value:
+        """Logistic sigmoid 1/(1+e**-x), stable for any input.  d/dx = s(x)(1 - s(x))."""
+        return self._unary(SIGMOID)
+
+    def relu(self) -> Value:
+        """max(0, x).  d/dx = 1 for x > 0, else 0."""
+        return self._unary(RELU)
+
+    def leaky_relu(self, slope: float = 0.01) -> Value:
+        """x for x > 0, else slope * x.  d/dx = 1 for x > 0, else slope."""
+        c = _as_float(slope)
+        if c is None:
+            raise TypeError(f"leaky_relu: slope must be a real number, got {type(slope).__name__}")
+        return self._binary(c, LEAKY_RELU)
+
+    def sin(self) -> Value:
+        """Sine.  d/dx = cos(x)."""
+        return self._unary(SIN)
+
+    def cos(self) -> Value:
+        """Cosine.  d/dx = -sin(x)."""
+        return self._unary(COS)
+
+    # ----------------------------------------------------------------- backward
+
+    def backward(self) -> None:
+        """Fill in ``.grad`` = d self / d node for every node of the graph below self.
+
+        Nodes are visited in reverse topological order (a node only after every node
+        that uses it), so each node's gradient is complete before it is passed on::
+
+            parent.grad += local_grad * node.grad     # the chain rule
+
+        Leaves (Values with no parents, such as weights) *accumulate*: calling
+        ``backward()`` twice doubles their ``.grad``, as in PyTorch, which is why
+        training loops call ``zero_grad()``. Every other node's ``.grad`` is reset on
+        each call, so after it a drawn graph shows the true d self / d node.
+        """
+        order = topological_order(self)
+        for node in order:
+            if node.parents:
+                node.grad = 0.0
+        if self.parents:
+            self.grad = 1.0
+        else:
+            self.grad += 1.0
+        for node in reversed(order):
+            grad = node.grad
+            if grad == 0.0:  # nothing to pass on (also skips every leaf left at 0)
+                continue
+            for parent, local_grad in zip(node.parents, node.local_grads):
+                parent.grad += local_grad * grad
+
+    def detach(self) -> Value:
+        """A new leaf with the same data (and label), cut off from the graph."""
+        return Value(self.data, self.label)
+
+    def topological_order(self) -> list[Value]:
+        """This Value's graph, inputs first and self last; see :func:`topological_order`."""
+        return topological_order(self)
+
+    # ----------------------------------------------------------------- conversions
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+
+_new_value = object.__new__
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node of ``root``'s graph, ordered so that each node comes after its parents.
+
+    Leaves come first and ``root`` last; ``reversed()`` of it is the order backward
+    visits nodes. Kahn's algorithm, without recursion, so a chain of a million nodes
+    is fine: count how many times each node is used as a parent, then release a node
+    once every node that uses it has been placed. Parents are kept in order, so the
+    result is the same in every run.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"topological_order: root must be a Value, got {type(root).__name__}")
+    uses: dict[Value, int] = {root: 0}
+    stack = [root]
+    while stack:
+        for parent in stack.pop().parents:
+            if parent in uses:
+                uses[parent] += 1
+            else:
+                uses[parent] = 1
+                stack.append(parent)
+    order = []
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent in node.parents:
+            uses[parent] -= 1
+            if uses[parent] == 0:
+                ready.append(parent)
+    order.reverse()
+    return order
+
+
+# --------------------------------------------------------------------------- fused weighted sum
+
+
+def _weighted_sum_forward(*operands: float) -> float:
+    """Operands are w_1..w_n, b, x_1..x_n: returns b + w_1 x_1 + ... + w_n x_n, in that order."""
+    n = (len(operands) - 1) // 2
+    out = operands[n]
+    for w, x in zip(operands[:n], operands[n + 1 :]):
+        out += w * x
+    return out
+
+
+def _weighted_sum_derivative(*operands_and_out: float | Value) -> tuple:
+    """Operands are w_1..w_n, b, x_1..x_n (then out): d/dw_i = x_i, d/db = 1, d/dx_i = w_i."""
+    n = (len(operands_and_out) - 2) // 2
+    weights, inputs = operands_and_out[:n], operands_and_out[n + 1 : 2 * n + 1]
+    return (*inputs, 1.0, *weights)
+
+
+WEIGHTED_SUM = Op("w·x+b", _weighted_sum_forward, _weighted_sum_derivative)
+
+
+def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> Value:
+    """``b + w_1 x_1 + ... + w_n x_n`` as one graph node: a neuron's pre-activation.
+
+    The result is bit-for-bit the same as ``sum((w * x for w, x in zip(weights,
+    inputs)), bias)`` (the additions happen in the same order) and so are the
+    gradients, but it is one node with ``2n + 1`` parents instead of ``2n`` nodes, so
+    a network's graph is several times smaller and faster to differentiate.
+
+    Plain-number inputs (a data point) stay constants, not graph nodes; if the
+    inputs mix numbers and Values, the numbers become leaves.
+    """
+    if len(weights) != len(inputs):
+        raise ValueError(
+            f"weighted_sum: {len(weights)} weights but {len(inputs)} inputs; they must match"
+        )
+    if not isinstance(bias, Value) or not all(isinstance(w, Value) for w in weights):
+        raise TypeError("weighted_sum: weights and bias must be Values")
+    constants = [_as_float(x) for x in inputs]
+    if None in constants:  # some inputs are Values (or not numbers at all)
+        parents = (*weights, bias, *(x if isinstance(x, Value) else Value(x) for x in inputs))
+        operands = tuple(p.data for p in parents)
+        out = _weighted_sum_forward(*operands)
+        return Value._result(out, WEIGHTED_SUM, parents, _weighted_sum_derivative(*operands, out))
+    operands = (*(w.data for w in weights), bias.data, *constants)
+    out = _weighted_sum_forward(*operands)
+    local_grads = _weighted_sum_derivative(*operands, out)
+    return Value._result(out, WEIGHTED_SUM, (*weights, bias), local_grads, tuple(constants))
