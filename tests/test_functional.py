@@ -1,0 +1,152 @@
+"""grad, value_and_grad (nested: higher derivatives) and gradcheck."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu import GradcheckError, Value, grad, gradcheck, gradients, value_and_grad
+from tinygrad_edu.gradient_check import numerical_gradient
+
+xs = st.floats(-2.0, 2.0, allow_nan=False)
+
+
+def test_grad_of_a_polynomial_accepts_numbers_and_values() -> None:
+    f = lambda x: x**3 - 2 * x  # noqa: E731
+    df = grad(f)
+    assert float(df(2.0)) == 10.0
+    assert float(df(Value(2.0))) == 10.0
+    assert isinstance(df(1), Value)
+
+
+def test_grad_does_not_touch_grad_attributes() -> None:
+    x = Value(1.5)
+    grad(lambda v: v * v)(x)
+    assert x.grad == 0.0
+
+
+# (function, first, second and third derivatives), each checked at Hypothesis points
+FUNCTIONS = [
+    ("x^4", lambda x: x**4, lambda x: 4 * x**3, lambda x: 12 * x**2, lambda x: 24 * x),
+    ("sin", Value.sin, math.cos, lambda x: -math.sin(x), lambda x: -math.cos(x)),
+    ("exp(2x)", lambda x: (2 * x).exp(), lambda x: 2 * math.exp(2 * x),
+     lambda x: 4 * math.exp(2 * x), lambda x: 8 * math.exp(2 * x)),
+    ("tanh", Value.tanh, lambda x: 1 - math.tanh(x) ** 2,
+     lambda x: -2 * math.tanh(x) * (1 - math.tanh(x) ** 2),
+     lambda x: (6 * math.tanh(x) ** 2 - 2) * (1 - math.tanh(x) ** 2)),
+    ("x sin x", lambda x: x * x.sin(), lambda x: math.sin(x) + x * math.cos(x),
+     lambda x: 2 * math.cos(x) - x * math.sin(x), lambda x: -3 * math.sin(x) - x * math.cos(x)),
+    ("1/(1+x^2)", lambda x: 1 / (1 + x * x), lambda x: -2 * x / (1 + x * x) ** 2,
+     lambda x: (6 * x * x - 2) / (1 + x * x) ** 3,
+     lambda x: 24 * x * (1 - x * x) / (1 + x * x) ** 4),
+    ("sigmoid", Value.sigmoid, lambda x: s(x) * (1 - s(x)),
+     lambda x: s(x) * (1 - s(x)) * (1 - 2 * s(x)),
+     lambda x: s(x) * (1 - s(x)) * (1 - 6 * s(x) + 6 * s(x) ** 2)),
+]  # fmt: skip
+
+
+def s(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+@pytest.mark.parametrize(("name", "f", "d1", "d2", "d3"), FUNCTIONS, ids=[f[0] for f in FUNCTIONS])
+@given(x=xs)
+def test_nested_grad_gives_higher_derivatives(name, f, d1, d2, d3, x: float) -> None:
+    assert float(grad(f)(x)) == pytest.approx(d1(x), rel=1e-10, abs=1e-12)
+    assert float(grad(grad(f))(x)) == pytest.approx(d2(x), rel=1e-9, abs=1e-12)
+    assert float(grad(grad(grad(f)))(x)) == pytest.approx(d3(x), rel=1e-8, abs=1e-11)
+
+
+@given(x=st.floats(0.5, 2.0), y=st.floats(0.5, 2.0))
+def test_power_with_value_exponent_second_derivatives(x: float, y: float) -> None:
+    f = lambda a, b: a**b  # noqa: E731
+    d_xy = x ** (y - 1) * (1 + y * math.log(x))  # d/dx d/dy x^y
+    assert float(grad(lambda a, b: grad(f, 1)(a, b))(x, y)) == pytest.approx(d_xy, rel=1e-10)
+    assert float(grad(grad(f, 1), 1)(x, y)) == pytest.approx(x**y * math.log(x) ** 2, rel=1e-10)
+
+
+@given(x=xs, y=xs)
+def test_mixed_partials_agree(x: float, y: float) -> None:
+    g = lambda a, b: a * a * b + (a * b).sin()  # noqa: E731
+    d_xy = grad(lambda a, b: grad(g, 1)(a, b), 0)(x, y)  # d/dx (d g / dy)
+    d_yx = grad(lambda a, b: grad(g, 0)(a, b), 1)(x, y)  # d/dy (d g / dx)
+    analytic = 2 * x + math.cos(x * y) - x * y * math.sin(x * y)
+    assert float(d_xy) == pytest.approx(analytic, rel=1e-10, abs=1e-12)
+    assert float(d_yx) == pytest.approx(analytic, rel=1e-10, abs=1e-12)
+
+
+def test_second_derivatives_match_pytorch(torch) -> None:
+    for x in (-1.3, 0.2, 0.9):
+        ours = grad(grad(lambda v: (v * v).tanh() * v.exp()))(x)
+        t = torch.tensor(x, requires_grad=True)
+        (d1,) = torch.autograd.grad(torch.tanh(t * t) * torch.exp(t), t, create_graph=True)
+        (d2,) = torch.autograd.grad(d1, t)
+        assert float(ours) == pytest.approx(d2.item(), rel=1e-12)
+
+
+def test_argnums_tuple_and_value_and_grad() -> None:
+    f = lambda x, y, z: x * y + z**2  # noqa: E731
+    value, (dx, dz) = value_and_grad(f, argnums=(0, 2))(2.0, 3.0, 4.0)
+    assert (float(value), float(dx), float(dz)) == (22.0, 3.0, 8.0)
+    dy = grad(f, argnums=1)(2.0, 3.0, 4.0)
+    assert float(dy) == 2.0
+    assert float(grad(f, argnums=-1)(2.0, 3.0, 4.0)) == 8.0
+
+
+def test_grad_of_a_constant_function_is_zero() -> None:
+    assert float(grad(lambda x: 3.0)(1.0)) == 0.0
+    assert float(grad(lambda x, y: y * 2, 0)(1.0, 2.0)) == 0.0
+
+
+def test_grad_rejects_bad_argnums() -> None:
+    with pytest.raises(TypeError, match="argnums"):
+        grad(lambda x: x, argnums="0")
+    with pytest.raises(ValueError, match="out of range"):
+        grad(lambda x: x, argnums=3)(1.0)
+    with pytest.raises(TypeError, match="str"):
+        grad(lambda x: x)("1.0")
+
+
+def test_gradients_without_create_graph_are_floats() -> None:
+    x, y = Value(2.0), Value(5.0)
+    out = x * x
+    assert gradients(out, [x, y]) == [4.0, 0.0]
+
+
+# ------------------------------------------------------------------ gradcheck
+
+
+@given(x=st.floats(0.1, 3.0), y=st.floats(-2.0, 2.0))
+def test_gradcheck_passes_for_correct_gradients(x: float, y: float) -> None:
+    assert gradcheck(lambda a, b: (a * b).tanh() + a.log() * b.sigmoid(), x, y) is True
+
+
+def test_gradcheck_reports_a_wrong_gradient_as_a_table() -> None:
+    def broken(a: Value, b: Value) -> Value:
+        return Value(a.data * 3.0) + a * b  # the first term hides a dependence on a
+
+    with pytest.raises(GradcheckError) as failure:
+        gradcheck(broken, 1.0, 2.0)
+    message = str(failure.value)
+    assert isinstance(failure.value, AssertionError)
+    assert "analytic" in message and "numeric" in message and "difference" in message
+    lines = message.splitlines()
+    assert "mismatch" in lines[2] and "mismatch" not in lines[3]  # input 0 wrong, input 1 right
+    assert "2" in lines[2] and "5" in lines[2]  # analytic 2 (= b) vs numeric 5 (= 3 + b)
+
+
+def test_numerical_gradient_is_a_central_difference() -> None:
+    (slope,) = numerical_gradient(lambda v: v**3, 2.0, eps=1e-4)
+    assert slope == pytest.approx(12.0 + 1e-8, rel=1e-9)  # central error is eps^2 * f'''/6
+
+
+def test_gradcheck_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="at least one input"):
+        gradcheck(lambda: Value(1.0))
+    with pytest.raises(TypeError, match="str"):
+        gradcheck(lambda x: x, "1")
+    with pytest.raises(TypeError, match="must return a Value"):
+        gradcheck(lambda x: 1.0, 1.0)
