@@ -399,7 +399,8 @@ class Value:
         """Fill in ``.grad`` = d self / d node for every node of the graph below self.
 
         Nodes are visited in reverse topological order (a node only after every node
-        that uses it), so each node's gradient is complete before it is passed on::
+        that uses it, as in :func:`topological_order`), so each node's gradient is
+        complete before it is passed on::
 
             parent.grad += local_grad * node.grad     # the chain rule
 
@@ -408,20 +409,22 @@ class Value:
         training loops call ``zero_grad()``. Every other node's ``.grad`` is reset on
         each call, so after it a drawn graph shows the true d self / d node.
         """
-        order = topological_order(self)
-        for node in order:
-            if node.parents:
-                node.grad = 0.0
+        uses = _count_uses(self, reset_grads=True)
         if self.parents:
             self.grad = 1.0
         else:
             self.grad += 1.0
-        for node in reversed(order):
+        ready = [self]  # nodes whose gradient is complete: every user has passed its share
+        while ready:
+            node = ready.pop()
             grad = node.grad
-            if grad == 0.0:  # nothing to pass on (also skips every leaf left at 0)
-                continue
             for parent, local_grad in zip(node.parents, node.local_grads):
                 parent.grad += local_grad * grad
+                remaining = uses[parent]
+                if remaining == 1:  # this was its last user: its gradient is complete
+                    ready.append(parent)
+                else:
+                    uses[parent] = remaining - 1
 
     def detach(self) -> Value:
         """A new leaf with the same data (and label), cut off from the graph."""
@@ -455,7 +458,29 @@ def topological_order(root: Value) -> list[Value]:
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order: root must be a Value, got {type(root).__name__}")
-    uses: dict[Value, int] = {root: 0}
+    uses = _count_uses(root, reset_grads=False)
+    order = []
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent in node.parents:
+            remaining = uses[parent]
+            if remaining == 1:  # every node that uses it is placed
+                ready.append(parent)
+            else:
+                uses[parent] = remaining - 1
+    order.reverse()
+    return order
+
+
+def _count_uses(root: Value, reset_grads: bool) -> dict[Value, int]:
+    """How many times each node of ``root``'s graph is used as a parent.
+
+    Walks the graph once with an explicit stack (no recursion). With ``reset_grads``
+    it also sets every non-leaf node's gradient to 0, ready for a backward pass.
+    """
+    uses = {root: 0}
     stack = [root]
     while stack:
         for parent in stack.pop().parents:
@@ -463,18 +488,10 @@ def topological_order(root: Value) -> list[Value]:
                 uses[parent] += 1
             else:
                 uses[parent] = 1
+                if reset_grads and parent.parents:
+                    parent.grad = 0.0
                 stack.append(parent)
-    order = []
-    ready = [root]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for parent in node.parents:
-            uses[parent] -= 1
-            if uses[parent] == 0:
-                ready.append(parent)
-    order.reverse()
-    return order
+    return uses
 
 
 # --------------------------------------------------------------------------- fused weighted sum
