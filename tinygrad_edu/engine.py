@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, TypeVar, Union
@@ -165,16 +166,16 @@ def _checked_base_power(x: float, y: float) -> float:
 
 
 #   name          forward on floats                   local derivatives, given the operands and out
-ADD = Op("+", float.__add__, lambda x, y, out: (1.0, 1.0))
-SUB = Op("-", float.__sub__, lambda x, y, out: (1.0, -1.0))
+ADD = Op("+", operator.add, lambda x, y, out: (1.0, 1.0))
+SUB = Op("-", operator.sub, lambda x, y, out: (1.0, -1.0))
 RSUB = Op("-", lambda x, c: c - x, lambda x, c, out: (-1.0,))  # c - x
-MUL = Op("*", float.__mul__, lambda x, y, out: (y, x))
+MUL = Op("*", operator.mul, lambda x, y, out: (y, x))
 DIV = Op("/", operators.divide, lambda x, y, out: (1.0 / y, -out / y))
 RDIV = Op("/", lambda x, c: operators.divide(c, x), lambda x, c, out: (-out / x,))  # c / x
 POW = Op("**", _checked_base_power, _power_derivative)
 POW_CONST = Op("**", operators.power, _power_const_derivative)
 RPOW = Op("**", lambda x, c: _checked_base_power(c, x), _exponential_derivative)  # c ** x
-NEG = Op("neg", float.__neg__, lambda x, out: (-1.0,))
+NEG = Op("neg", operator.neg, lambda x, out: (-1.0,))
 ABS = Op("abs", abs, lambda x, out: (_sign(float(x)),))
 EXP = Op("exp", operators.exp, lambda x, out: (out,))
 LOG = Op("log", operators.log, lambda x, out: (1.0 / x,))
@@ -203,10 +204,82 @@ def _as_float(x: object) -> float | None:
     return None
 
 
-# --------------------------------------------------------------------------- the Value
-
+# --------------------------------------------------------------------------- building nodes
 
 Operand = Union["Value", float, int]
+
+
+def _node(
+    data: float,
+    op: Op,
+    parents: tuple[Value, ...],
+    local_grads: tuple,
+    constants: tuple[float, ...] = (),
+) -> Value:
+    """The output node of ``op``: it remembers its parents and local derivatives.
+
+    Inside ``no_grad`` it is a plain leaf instead. Built with ``object.__new__`` and
+    direct slot assignment, skipping ``Value.__init__``'s checks: the data is a float
+    computed by a kernel, so it needs none.
+    """
+    node = _new_value(Value)
+    node.data = data
+    node.grad = 0.0
+    node.label = ""
+    if _GradMode.enabled:
+        node.op = op.name
+        node.parents = parents
+        node.local_grads = local_grads
+        node.constants = constants
+        node._op = op
+    else:
+        node.op = ""
+        node.parents = node.local_grads = node.constants = ()
+        node._op = None
+    return node
+
+
+_new_value = object.__new__
+
+
+def _unary_method(op: Op, doc: str) -> Callable[[Value], Value]:
+    """A method computing ``op(self)``, with its local derivative, as a new node."""
+    forward, derivative = op.forward, op.derivative
+
+    def method(self: Value) -> Value:
+        x = self.data
+        out = forward(x)
+        return _node(out, op, (self,), derivative(x, out))
+
+    method.__doc__ = doc
+    return method
+
+
+def _binary_method(op: Op, doc: str) -> Callable[[Value, Operand], Value]:
+    """A method computing ``op(self, other)`` for a Value or a plain-number ``other``.
+
+    A plain number stays a constant of the node (in ``constants``), not a graph node.
+    Anything else returns ``NotImplemented``, so Python raises its usual TypeError.
+    """
+    forward, derivative = op.forward, op.derivative
+
+    def method(self: Value, other: Operand) -> Value:
+        x = self.data
+        if isinstance(other, Value):
+            y = other.data
+            out = forward(x, y)
+            return _node(out, op, (self, other), derivative(x, y, out))
+        c = other if type(other) is float else _as_float(other)
+        if c is None:
+            return NotImplemented
+        out = forward(x, c)
+        return _node(out, op, (self,), derivative(x, c, out), (c,))
+
+    method.__doc__ = doc
+    return method
+
+
+# --------------------------------------------------------------------------- the Value
 
 
 class Value:
@@ -254,80 +327,25 @@ class Value:
         self.constants: tuple[float, ...] = ()
         self._op: Op | None = None
 
-    # ----------------------------------------------------------------- building nodes
-
-    @staticmethod
-    def _result(
-        data: float,
-        op: Op,
-        parents: tuple[Value, ...],
-        local_grads: tuple,
-        constants: tuple[float, ...] = (),
-    ) -> Value:
-        """Make the output node of ``op`` (a plain leaf inside ``no_grad``)."""
-        node = _new_value(Value)
-        node.data = data
-        node.grad = 0.0
-        node.label = ""
-        if _GradMode.enabled:
-            node.op = op.name
-            node.parents = parents
-            node.local_grads = local_grads
-            node.constants = constants
-            node._op = op
-        else:
-            node.op = ""
-            node.parents = node.local_grads = node.constants = ()
-            node._op = None
-        return node
-
-    def _unary(self, op: Op) -> Value:
-        x = self.data
-        out = op.forward(x)
-        return Value._result(out, op, (self,), op.derivative(x, out))
-
-    def _binary(self, other: object, op: Op) -> Value:
-        """``op(self, other)`` where ``other`` is a Value or a plain number."""
-        x = self.data
-        if isinstance(other, Value):
-            y = other.data
-            out = op.forward(x, y)
-            return Value._result(out, op, (self, other), op.derivative(x, y, out))
-        c = _as_float(other)
-        if c is None:
-            return NotImplemented
-        out = op.forward(x, c)
-        return Value._result(out, op, (self,), op.derivative(x, c, out), (c,))
-
     # ----------------------------------------------------------------- arithmetic
+    # Each operator is made from its row of the table above by _binary_method or
+    # _unary_method, which build the output node the same way for every op.
 
-    def __add__(self, other: Operand) -> Value:
-        """x + y.  d/dx = 1, d/dy = 1."""
-        return self._binary(other, ADD)
-
-    __radd__ = __add__
-
-    def __sub__(self, other: Operand) -> Value:
-        """x - y.  d/dx = 1, d/dy = -1."""
-        return self._binary(other, SUB)
-
-    def __rsub__(self, other: Operand) -> Value:
-        """c - x.  d/dx = -1."""
-        return self._binary(other, RSUB)
-
-    def __mul__(self, other: Operand) -> Value:
-        """x * y.  d/dx = y, d/dy = x."""
-        return self._binary(other, MUL)
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other: Operand) -> Value:
-        """x / y.  d/dx = 1/y, d/dy = -x/y**2.  Raises ZeroDivisionError if y == 0."""
-        return self._binary(other, DIV)
-
-    def __rtruediv__(self, other: Operand) -> Value:
-        """c / x.  d/dx = -c/x**2.  Raises ZeroDivisionError if x == 0."""
-        return self._binary(other, RDIV)
+    __add__ = __radd__ = _binary_method(ADD, "x + y.  d/dx = 1, d/dy = 1.")
+    __sub__ = _binary_method(SUB, "x - y.  d/dx = 1, d/dy = -1.")
+    __rsub__ = _binary_method(RSUB, "c - x.  d/dx = -1.")
+    __mul__ = __rmul__ = _binary_method(MUL, "x * y.  d/dx = y, d/dy = x.")
+    __truediv__ = _binary_method(
+        DIV, "x / y.  d/dx = 1/y, d/dy = -x/y**2.  Raises ZeroDivisionError if y == 0."
+    )
+    __rtruediv__ = _binary_method(
+        RDIV, "c / x.  d/dx = -c/x**2.  Raises ZeroDivisionError if x == 0."
+    )
+    _power_of_value = _binary_method(POW, "x ** y for a Value y.")
+    _power_of_number = _binary_method(POW_CONST, "x ** c for a plain number c.")
+    __rpow__ = _binary_method(RPOW, "c ** x.  d/dx = c**x * log(c).  The base must be >= 0.")
+    __neg__ = _unary_method(NEG, "-x.  d/dx = -1.")
+    __abs__ = _unary_method(ABS, "|x|.  d/dx = sign(x), taken as 0 at x == 0 (as PyTorch does).")
 
     def __pow__(self, exponent: Operand) -> Value:
         """x ** y.  d/dx = y * x**(y-1); if y is a Value, d/dy = x**y * log(x).
@@ -337,61 +355,29 @@ class Value:
         would need the log of a negative number).
         """
         if isinstance(exponent, Value):
-            return self._binary(exponent, POW)
-        return self._binary(exponent, POW_CONST)
-
-    def __rpow__(self, base: Operand) -> Value:
-        """c ** x.  d/dx = c**x * log(c).  The base must be >= 0."""
-        return self._binary(base, RPOW)
-
-    def __neg__(self) -> Value:
-        """-x.  d/dx = -1."""
-        return self._unary(NEG)
-
-    def __abs__(self) -> Value:
-        """|x|.  d/dx = sign(x), taken as 0 at x == 0 (as PyTorch does)."""
-        return self._unary(ABS)
+            return self._power_of_value(exponent)
+        return self._power_of_number(exponent)
 
     # ----------------------------------------------------------------- functions
 
-    def exp(self) -> Value:
-        """e**x.  d/dx = e**x.  Raises OverflowError above about 709.78."""
-        return self._unary(EXP)
-
-    def log(self) -> Value:
-        """Natural log.  d/dx = 1/x.  Raises ValueError for x <= 0."""
-        return self._unary(LOG)
-
-    def sqrt(self) -> Value:
-        """Square root.  d/dx = 1 / (2 sqrt(x)).  Raises ValueError for x < 0."""
-        return self._unary(SQRT)
-
-    def tanh(self) -> Value:
-        """Hyperbolic tangent.  d/dx = 1 - tanh(x)**2."""
-        return self._unary(TANH)
-
-    def sigmoid(self) -> Value:
-        """Logistic sigmoid 1/(1+e**-x), stable for any input.  d/dx = s(x)(1 - s(x))."""
-        return self._unary(SIGMOID)
-
-    def relu(self) -> Value:
-        """max(0, x).  d/dx = 1 for x > 0, else 0."""
-        return self._unary(RELU)
+    exp = _unary_method(EXP, "e**x.  d/dx = e**x.  Raises OverflowError above about 709.78.")
+    log = _unary_method(LOG, "Natural log.  d/dx = 1/x.  Raises ValueError for x <= 0.")
+    sqrt = _unary_method(SQRT, "Square root.  d/dx = 1 / (2 sqrt(x)).  ValueError for x < 0.")
+    tanh = _unary_method(TANH, "Hyperbolic tangent.  d/dx = 1 - tanh(x)**2.")
+    sigmoid = _unary_method(
+        SIGMOID, "Logistic sigmoid 1/(1+e**-x), stable for any x.  d/dx = s(x)(1 - s(x))."
+    )
+    relu = _unary_method(RELU, "max(0, x).  d/dx = 1 for x > 0, else 0.")
+    sin = _unary_method(SIN, "Sine.  d/dx = cos(x).")
+    cos = _unary_method(COS, "Cosine.  d/dx = -sin(x).")
+    _leaky_relu = _binary_method(LEAKY_RELU, "leaky_relu with a checked slope.")
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x for x > 0, else slope * x.  d/dx = 1 for x > 0, else slope."""
         c = _as_float(slope)
         if c is None:
             raise TypeError(f"leaky_relu: slope must be a real number, got {type(slope).__name__}")
-        return self._binary(c, LEAKY_RELU)
-
-    def sin(self) -> Value:
-        """Sine.  d/dx = cos(x)."""
-        return self._unary(SIN)
-
-    def cos(self) -> Value:
-        """Cosine.  d/dx = -sin(x)."""
-        return self._unary(COS)
+        return self._leaky_relu(c)
 
     # ----------------------------------------------------------------- backward
 
@@ -442,9 +428,6 @@ class Value:
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
-
-
-_new_value = object.__new__
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -538,8 +521,8 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
         parents = (*weights, bias, *(x if isinstance(x, Value) else Value(x) for x in inputs))
         operands = tuple(p.data for p in parents)
         out = _weighted_sum_forward(*operands)
-        return Value._result(out, WEIGHTED_SUM, parents, _weighted_sum_derivative(*operands, out))
+        return _node(out, WEIGHTED_SUM, parents, _weighted_sum_derivative(*operands, out))
     operands = (*(w.data for w in weights), bias.data, *constants)
     out = _weighted_sum_forward(*operands)
     local_grads = _weighted_sum_derivative(*operands, out)
-    return Value._result(out, WEIGHTED_SUM, (*weights, bias), local_grads, tuple(constants))
+    return _node(out, WEIGHTED_SUM, (*weights, bias), local_grads, tuple(constants))
