@@ -16,6 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value, gradients
+from tinygrad_edu.engine import OPS
 
 
 def floats(lo: float, hi: float) -> st.SearchStrategy[float]:
@@ -193,3 +194,12 @@ def test_composite_expression_matches_pytorch(x: float, y: float, torch) -> None
     tout.backward()
     assert out.data == pytest.approx(tout.item(), rel=1e-12)
     assert (a.grad, b.grad) == pytest.approx((ta.grad.item(), tb.grad.item()), rel=1e-11)
+
+
+def test_every_row_of_the_op_table_is_covered() -> None:
+    """A new op added to the table without a test case here fails this test."""
+    tested = set()
+    for case in CASES:
+        point = [0.5 + i for i in range(len(case.domain))]  # inside every domain
+        tested.add(case.ours(*(Value(x) for x in point))._op)
+    assert set(OPS) <= tested
