@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tinygrad_edu import Value, no_grad, topological_order, weighted_sum
+from tinygrad_edu import Value, enable_grad, no_grad, topological_order, weighted_sum
 from tinygrad_edu.engine import is_grad_enabled
 
 # ------------------------------------------------------------------ construction
@@ -333,3 +333,13 @@ def test_results_are_bit_identical_whatever_the_hash_seed() -> None:
         )
         outputs.add(run.stdout)
     assert len(outputs) == 1
+
+
+def test_enable_grad_records_inside_no_grad() -> None:
+    x = Value(2.0)
+    with no_grad():
+        with enable_grad():
+            y = x * x
+        z = x * x
+    assert y.parents == (x, x) and z.parents == ()
+    assert is_grad_enabled()

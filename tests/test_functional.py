@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import GradcheckError, Value, grad, gradcheck, gradients, value_and_grad
+from tinygrad_edu import (
+    GradcheckError,
+    Value,
+    grad,
+    gradcheck,
+    gradients,
+    no_grad,
+    value_and_grad,
+)
 from tinygrad_edu.gradient_check import numerical_gradient
 
 xs = st.floats(-2.0, 2.0, allow_nan=False)
@@ -150,3 +158,21 @@ def test_gradcheck_rejects_bad_input() -> None:
         gradcheck(lambda x: x, "1")
     with pytest.raises(TypeError, match="must return a Value"):
         gradcheck(lambda x: 1.0, 1.0)
+
+
+def test_grad_works_inside_no_grad() -> None:
+    with no_grad():
+        slope = grad(lambda x: x**3)(2.0)
+    assert float(slope) == 12.0
+    (numeric,) = numerical_gradient(grad(lambda x: x**3), 2.0)  # evaluates inside no_grad
+    assert numeric == pytest.approx(12.0, rel=1e-6)
+
+
+def test_grad_of_values_stays_connected_to_them() -> None:
+    x = Value(2.0)
+    slope = grad(lambda v: v**3)(x)  # 3x^2, as a graph of x
+    slope.backward()
+    assert x.grad == 12.0  # d(3x^2)/dx = 6x
+    assert gradcheck(grad(lambda v: v.sin() * v), 0.7)
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda v: grad(lambda u: u**3)(v) * v.data, 2.0)  # v.data cuts the graph

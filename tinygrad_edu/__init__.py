@@ -8,7 +8,14 @@
 0.000363
 """
 
-from tinygrad_edu.engine import Value, is_grad_enabled, no_grad, topological_order, weighted_sum
+from tinygrad_edu.engine import (
+    Value,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    topological_order,
+    weighted_sum,
+)
 from tinygrad_edu.functional import grad, gradients, value_and_grad
 from tinygrad_edu.gradient_check import GradcheckError, gradcheck
 
@@ -17,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GradcheckError",
     "Value",
+    "enable_grad",
     "grad",
     "gradcheck",
     "gradients",

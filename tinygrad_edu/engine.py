@@ -38,6 +38,7 @@ __all__ = [
     "Op",
     "Operand",
     "Value",
+    "enable_grad",
     "is_grad_enabled",
     "no_grad",
     "topological_order",
@@ -59,7 +60,28 @@ def is_grad_enabled() -> bool:
     return _GradMode.enabled
 
 
-class no_grad:  # noqa: N801 - named like the PyTorch context manager it mirrors
+class _GradModeSwitch:
+    """Sets graph recording on or off for a ``with`` block or a decorated function."""
+
+    recording: bool
+
+    def __enter__(self) -> None:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = self.recording
+
+    def __exit__(self, *exc_info: object) -> None:
+        _GradMode.enabled = self._previous
+
+    def __call__(self, function: Callable[P, R]) -> Callable[P, R]:
+        @wraps(function)
+        def switched(*args: P.args, **kwargs: P.kwargs) -> R:
+            with type(self)():
+                return function(*args, **kwargs)
+
+        return switched
+
+
+class no_grad(_GradModeSwitch):  # noqa: N801 - named like the PyTorch context manager
     """Context manager and decorator: operations inside record no graph.
 
     Results computed inside are leaves (no parents), which saves memory and time
@@ -72,20 +94,13 @@ class no_grad:  # noqa: N801 - named like the PyTorch context manager it mirrors
         def predict(x): ...
     """
 
-    def __enter__(self) -> None:
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = False
+    recording = False
 
-    def __exit__(self, *exc_info: object) -> None:
-        _GradMode.enabled = self._previous
 
-    def __call__(self, function: Callable[P, R]) -> Callable[P, R]:
-        @wraps(function)
-        def without_grad(*args: P.args, **kwargs: P.kwargs) -> R:
-            with no_grad():
-                return function(*args, **kwargs)
+class enable_grad(_GradModeSwitch):  # noqa: N801
+    """The opposite of :class:`no_grad`: record the graph, even inside a ``no_grad`` block."""
 
-        return without_grad
+    recording = True
 
 
 # --------------------------------------------------------------------------- operations

@@ -7,14 +7,19 @@ its derivative, as in JAX, which reads like the mathematics: ``grad(f)`` *is* f'
 They nest: ``grad(grad(f))`` is f''. While a ``grad`` is running inside another one,
 the inner backward pass is computed with Values instead of floats (the same
 derivative rules, see :mod:`tinygrad_edu.engine`), so the derivative it returns is
-itself a graph that the outer ``grad`` can differentiate.
+itself a graph that the outer ``grad`` can differentiate. The same happens when you
+pass Values to ``grad(f)`` while recording: the result stays connected to them, so
+``grad(f)(x).backward()`` puts f''(x) into ``x.grad``. With plain numbers (or inside
+``no_grad``) the result is a new leaf holding the number.
+
+``f`` always runs with graph recording on, even inside ``no_grad``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from tinygrad_edu.engine import Value, topological_order
+from tinygrad_edu.engine import Value, enable_grad, is_grad_enabled, topological_order
 
 __all__ = ["grad", "gradients", "value_and_grad"]
 
@@ -75,15 +80,20 @@ def value_and_grad(
             if not isinstance(args_list[i], Value):
                 args_list[i] = Value(args_list[i])  # type: ignore[arg-type]
         inputs = [args_list[i] for i in positions]
+        # Our answer must itself be a graph when someone may differentiate it: an outer
+        # grad, or a caller who passed Values while recording (e.g. gradcheck(grad(f), x)).
+        as_graph = _Nesting.depth > 0 or (
+            is_grad_enabled() and any(isinstance(args[i], Value) for i in positions)
+        )
         _Nesting.depth += 1
         try:
-            out = f(*args_list)
+            with enable_grad():  # f's graph is needed even when called inside no_grad
+                out = f(*args_list)
         finally:
             _Nesting.depth -= 1
         if not isinstance(out, Value):
             out = Value(out)  # a function that ignores its inputs: every gradient is 0
-        nested = _Nesting.depth > 0  # an outer grad will differentiate our answer
-        results = gradients(out, inputs, create_graph=nested)
+        results = gradients(out, inputs, create_graph=as_graph)
         grads = tuple(g if isinstance(g, Value) else Value(g) for g in results)
         return out, grads[0] if single else grads
 
