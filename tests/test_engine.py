@@ -261,6 +261,13 @@ def test_edge_derivatives_follow_pytorch(torch) -> None:
         t = torch.tensor(point, requires_grad=True)
         theirs(t).backward()
         assert v.grad == t.grad.item()
+    for exponent in (0.0, 0.5, 1.0, 2.0):  # 0 ** y with a Value exponent: both slopes
+        x, y = Value(0.0), Value(exponent)
+        (x**y).backward()
+        tx = torch.tensor(0.0, requires_grad=True)
+        ty = torch.tensor(exponent, requires_grad=True)
+        (tx**ty).backward()
+        assert (x.grad, y.grad) == (tx.grad.item(), ty.grad.item())
 
 
 # ------------------------------------------------------------------ fused weighted sum

@@ -145,8 +145,9 @@ def _sign(x: float) -> float:
 
 def _power_derivative(x: float | Value, y: float | Value, out: float | Value) -> tuple:
     """d(x**y)/dx = y * x**(y-1);  d(x**y)/dy = x**y * log(x)  (0 where x == 0)."""
-    if float(x) == 0.0:  # 0 ** y: the slope in x is 0, 1 or +inf; in y it is 0
-        dx = 0.0 if float(y) > 1.0 else (1.0 if float(y) == 1.0 else math.inf)
+    if float(x) == 0.0:  # 0 ** y (y >= 0): the slope in x is 0, 1 or +inf; in y it is 0
+        exponent = float(y)
+        dx = 1.0 if exponent == 1.0 else (math.inf if 0.0 < exponent < 1.0 else 0.0)
         return (dx, 0.0)
     return (y * x ** (y - 1.0), out * _log(x))
 
@@ -529,15 +530,27 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
         raise ValueError(
             f"weighted_sum: {len(weights)} weights but {len(inputs)} inputs; they must match"
         )
-    if not isinstance(bias, Value) or not all(isinstance(w, Value) for w in weights):
-        raise TypeError("weighted_sum: weights and bias must be Values")
-    constants = [_as_float(x) for x in inputs]
-    if None in constants:  # some inputs are Values (or not numbers at all)
-        parents = (*weights, bias, *(x if isinstance(x, Value) else Value(x) for x in inputs))
-        operands = tuple(p.data for p in parents)
-        out = _weighted_sum_forward(*operands)
-        return _node(out, WEIGHTED_SUM, parents, _weighted_sum_derivative(*operands, out))
-    operands = (*(w.data for w in weights), bias.data, *constants)
+    parents = (*weights, bias)
+    for p in parents:
+        if not isinstance(p, Value):
+            raise TypeError(
+                f"weighted_sum: weights and bias must be Values, got {type(p).__name__}"
+            )
+    n_values = sum(isinstance(x, Value) for x in inputs)
+    if n_values == 0:  # a data point: the inputs stay constants of the node
+        constants = tuple(_as_float(x) for x in inputs)
+        if None in constants:
+            bad = next(x for x, c in zip(inputs, constants) if c is None)
+            raise TypeError(
+                f"weighted_sum: inputs must be numbers or Values, got {type(bad).__name__}"
+            )
+        operands = [p.data for p in parents]
+        operands += constants
+    else:  # outputs of a previous layer: the inputs are parents too
+        constants = ()
+        if n_values < len(inputs):  # a mix: lift the plain numbers to leaves
+            inputs = [x if isinstance(x, Value) else Value(x) for x in inputs]
+        parents += tuple(inputs)
+        operands = [p.data for p in parents]
     out = _weighted_sum_forward(*operands)
-    local_grads = _weighted_sum_derivative(*operands, out)
-    return _node(out, WEIGHTED_SUM, (*weights, bias), local_grads, tuple(constants))
+    return _node(out, WEIGHTED_SUM, parents, _weighted_sum_derivative(*operands, out), constants)

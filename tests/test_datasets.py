@@ -1,0 +1,134 @@
+"""Data sets: shapes, labels, the geometry they promise, noise, seeds and validation."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections import Counter
+
+import pytest
+
+from tinygrad_edu import datasets
+
+GENERATORS = {
+    "moons": datasets.make_moons,
+    "circles": datasets.make_circles,
+    "spirals": datasets.make_spirals,
+    "xor": datasets.make_xor,
+}
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+def test_points_are_pairs_of_floats_and_labels_are_ints(name) -> None:
+    points, y = GENERATORS[name](101, seed=0)
+    assert type(points) is list and type(y) is list and len(points) == len(y) == 101
+    assert all(type(x) is list and len(x) == 2 for x in points)
+    assert all(type(v) is float and math.isfinite(v) for x in points for v in x)
+    assert all(type(label) is int for label in y)
+
+
+@pytest.mark.parametrize(
+    ("name", "counts"),
+    [
+        ("moons", {0: 50, 1: 51}),
+        ("circles", {0: 50, 1: 51}),
+        ("spirals", {0: 34, 1: 34, 2: 33}),
+        ("xor", {0: 51, 1: 50}),  # quadrants ++ -+ -- +- in turn: ++ and -- get the extra
+    ],
+)
+def test_classes_are_balanced(name, counts) -> None:
+    assert Counter(GENERATORS[name](101, seed=0)[1]) == counts
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+def test_same_seed_same_data_other_seed_other_data(name) -> None:
+    make = GENERATORS[name]
+    assert make(50, seed=3) == make(50, seed=3)
+    assert make(50, seed=3) != make(50, seed=4)
+    assert make(50, seed=random.Random(3)) == make(50, seed=3)
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+@pytest.mark.parametrize("seed", [None, 5])
+def test_the_global_random_state_is_not_touched(name, seed) -> None:
+    random.seed(99)
+    state = random.getstate()
+    GENERATORS[name](30, seed=seed)
+    assert random.getstate() == state
+
+
+def test_labels_are_shuffled_not_in_blocks() -> None:
+    y = datasets.make_moons(100, seed=0)[1]
+    assert y != sorted(y) and y != sorted(y, reverse=True)
+
+
+# ------------------------------------------------------------------ geometry without noise
+
+
+def test_moons_lie_on_two_interleaved_half_circles() -> None:
+    points, y = datasets.make_moons(200, noise=0.0, seed=0)
+    for (x0, x1), label in zip(points, y):
+        if label == 0:  # upper half of the unit circle around (0, 0)
+            assert math.hypot(x0, x1) == pytest.approx(1.0) and x1 >= -1e-12
+        else:  # lower half of the unit circle around (1, 0.5)
+            assert math.hypot(x0 - 1.0, x1 - 0.5) == pytest.approx(1.0) and x1 <= 0.5 + 1e-12
+    first_coordinates = [x0 for x0, _ in points]
+    assert min(first_coordinates) == pytest.approx(-1.0)
+    assert max(first_coordinates) == pytest.approx(2.0)
+
+
+def test_circles_have_radius_one_and_factor() -> None:
+    points, y = datasets.make_circles(100, noise=0.0, factor=0.3, seed=0)
+    for point, label in zip(points, y):
+        assert math.hypot(*point) == pytest.approx(1.0 if label == 0 else 0.3)
+
+
+def test_spiral_arms_wind_four_radians_out_of_the_origin() -> None:
+    points, y = datasets.make_spirals(90, n_classes=3, noise=0.0, seed=0)
+    for (x0, x1), k in zip(points, y):
+        r = math.hypot(x0, x1)
+        assert r <= 1.0 + 1e-12
+        if r > 1e-9:
+            t = 4.0 * (k + r)  # the documented angle, measured from the x1 axis
+            assert x0 == pytest.approx(r * math.sin(t), abs=1e-12)
+            assert x1 == pytest.approx(r * math.cos(t), abs=1e-12)
+
+
+def test_xor_labels_are_one_exactly_where_the_signs_differ() -> None:
+    points, y = datasets.make_xor(200, noise=0.0, seed=0)
+    for (x0, x1), label in zip(points, y):
+        assert -1.0 <= x0 <= 1.0 and -1.0 <= x1 <= 1.0
+        assert label == int(x0 * x1 < 0)
+
+
+def test_noise_is_gaussian_with_the_given_standard_deviation() -> None:
+    # On a circle, small noise moves a point's radius by its radial component: N(0, sigma).
+    points, y = datasets.make_circles(4000, noise=0.02, factor=0.5, seed=1)
+    deviations = [math.hypot(*x) - (1.0 if label == 0 else 0.5) for x, label in zip(points, y)]
+    assert statistics.fmean(deviations) == pytest.approx(0.0, abs=0.002)
+    assert statistics.pstdev(deviations) == pytest.approx(0.02, rel=0.1)
+
+
+# ------------------------------------------------------------------ validation
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: datasets.make_moons(1), ValueError, "n_samples must be >= 2"),
+        (lambda: datasets.make_moons(10.0), TypeError, "n_samples must be an int"),
+        (lambda: datasets.make_moons(True), TypeError, "n_samples must be an int"),
+        (lambda: datasets.make_moons(10, noise=-0.1), ValueError, "noise must be >= 0"),
+        (lambda: datasets.make_circles(10, factor=1.0), ValueError, "factor must be < 1"),
+        (lambda: datasets.make_circles(10, factor=0.0), ValueError, "factor must be > 0"),
+        (lambda: datasets.make_spirals(10, n_classes=1), ValueError, "n_classes must be >= 2"),
+        (lambda: datasets.make_spirals(3, n_classes=4), ValueError, r"n_samples \(3\)"),
+        (lambda: datasets.make_xor(3), ValueError, "n_samples must be >= 4"),
+        (lambda: datasets.make_xor(8, noise=math.inf), ValueError, "noise must be finite"),
+        (lambda: datasets.make_xor(8, seed=1.5), TypeError, "seed must be an int"),
+    ],
+)
+def test_bad_arguments_are_refused(call, error, message) -> None:
+    with pytest.raises(error, match=message):
+        call()

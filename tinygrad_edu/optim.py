@@ -1,0 +1,246 @@
+"""Optimizers: turn the gradients that ``backward()`` computed into better weights.
+
+Backpropagation only *measures* (``p.grad`` = d loss / d p); the optimizer decides how
+to move each parameter with that information. The update rules are those of
+``torch.optim`` (same formulas, same order of operations), so a trajectory here
+matches PyTorch's on the same problem.
+
+A training step::
+
+    optimizer.zero_grad()        # gradients of leaves accumulate: clear them first
+    loss = ...                   # forward pass
+    loss.backward()              # backpropagation: fills p.grad
+    optimizer.step()             # the update: changes p.data
+
+``step()`` refuses a gradient that is infinite or NaN (typically a loss that blew up
+with too large a learning rate): it raises ``FloatingPointError`` naming the
+parameter *before* changing anything, instead of writing NaN into every weight.
+
+A learning-rate schedule (:class:`StepLR`, :class:`CosineAnnealingLR`) changes
+``optimizer.lr`` between steps; call its ``step()`` once per optimizer step (or epoch).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from tinygrad_edu._checks import check_int, check_real
+from tinygrad_edu.engine import Value
+from tinygrad_edu.nn import Module
+
+__all__ = ["SGD", "Adam", "CosineAnnealingLR", "LRScheduler", "Optimizer", "StepLR"]
+
+
+class Optimizer:
+    """Holds the parameters and the learning rate; subclasses define :meth:`step`."""
+
+    def __init__(self, params: Iterable[Value], lr: float) -> None:
+        owner = type(self).__name__
+        if isinstance(params, (Module, Value)) or not isinstance(params, Iterable):
+            raise TypeError(
+                f"{owner}: params must be a list of Values (e.g. model.parameters()), "
+                f"got {type(params).__name__}"
+            )
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{owner}: params is empty; there is nothing to optimize")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{owner}: params[{i}] must be a Value, got {type(p).__name__}")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{owner}: a parameter appears twice; it would be updated twice")
+        self.lr = check_real(owner, "lr", lr, above=0.0)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0 (they accumulate over ``backward()`` calls)."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def _gradients(self) -> list[float]:
+        """Every parameter's gradient; raises FloatingPointError if one is inf or NaN."""
+        grads = [p.grad for p in self.params]
+        for p, g in zip(self.params, grads):
+            if not math.isfinite(g):
+                name = f"{p.label!r}" if p.label else f"#{self.params.index(p)}"
+                raise FloatingPointError(
+                    f"{type(self).__name__}.step: the gradient of parameter {name} is {g!r}; "
+                    "no parameter was changed (the loss probably diverged: "
+                    "try a smaller learning rate)"
+                )
+        return grads
+
+    def step(self) -> None:
+        """Update every parameter's ``.data`` from its ``.grad``."""
+        raise NotImplementedError(f"{type(self).__name__} must define step()")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr!r})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum and weight decay.
+
+    For each parameter p with gradient g (as ``torch.optim.SGD``, dampening 0)::
+
+        g = g + weight_decay * p                 # L2 regularisation, see l2_penalty
+        b = g                  on the first step # the momentum buffer (a running sum
+        b = momentum * b + g   afterwards        #   of past gradients: a "velocity")
+        g = b                  (or g + momentum * b with nesterov=True)
+        p = p - lr * g
+
+    With ``momentum=0`` this is plain gradient descent, ``p -= lr * g``. Momentum lets
+    steps that keep the same direction build up speed and those that oscillate cancel.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        *,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(params, lr)
+        self.momentum = check_real("SGD", "momentum", momentum, at_least=0.0, below=1.0)
+        self.weight_decay = check_real("SGD", "weight_decay", weight_decay, at_least=0.0)
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"SGD: nesterov must be True or False, got {nesterov!r}")
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+        self.nesterov = nesterov
+        self.velocity: list[float] | None = None  # the momentum buffers, made on the first step
+
+    def step(self) -> None:
+        """One update of every parameter (see the class docstring for the rule)."""
+        grads = self._gradients()
+        if self.weight_decay:
+            grads = [g + self.weight_decay * p.data for p, g in zip(self.params, grads)]
+        if self.momentum:
+            if self.velocity is None:
+                self.velocity = list(grads)
+            else:
+                self.velocity = [self.momentum * b + g for b, g in zip(self.velocity, grads)]
+            if self.nesterov:
+                grads = [g + self.momentum * b for g, b in zip(grads, self.velocity)]
+            else:
+                grads = self.velocity
+        for p, g in zip(self.params, grads):
+            p.data -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam: a per-parameter step size from running averages of the gradient and its square.
+
+    For each parameter p with gradient g, at step t = 1, 2, ... (as ``torch.optim.Adam``)::
+
+        g = g + weight_decay * p                 # L2-style decay, added to the gradient
+        m = beta1 * m + (1 - beta1) * g          # mean of recent gradients (momentum)
+        v = beta2 * v + (1 - beta2) * g * g      # mean of recent squared gradients
+        m_hat = m / (1 - beta1 ** t)             # bias correction: m and v start at 0,
+        v_hat = v / (1 - beta2 ** t)             #   which would make early steps too small
+        p = p - lr * m_hat / (sqrt(v_hat) + eps)
+
+    Dividing by ``sqrt(v_hat)`` makes the step about ``lr`` in size whatever the scale
+    of the gradient, so one learning rate suits all parameters.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.beta1 = check_real("Adam", "betas[0]", betas[0], at_least=0.0, below=1.0)
+        self.beta2 = check_real("Adam", "betas[1]", betas[1], at_least=0.0, below=1.0)
+        self.eps = check_real("Adam", "eps", eps, above=0.0)
+        self.weight_decay = check_real("Adam", "weight_decay", weight_decay, at_least=0.0)
+        self.t = 0
+        self.m = [0.0] * len(self.params)
+        self.v = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        """One update of every parameter (see the class docstring for the rule)."""
+        grads = self._gradients()
+        self.t += 1
+        beta1, beta2 = self.beta1, self.beta2
+        # The bias corrections folded into the step size and into sqrt(v), as PyTorch does.
+        step_size = self.lr / (1.0 - beta1**self.t)
+        v_correction = math.sqrt(1.0 - beta2**self.t)
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if self.weight_decay:
+                g = g + self.weight_decay * p.data
+            self.m[i] = beta1 * self.m[i] + (1.0 - beta1) * g
+            self.v[i] = beta2 * self.v[i] + (1.0 - beta2) * g * g
+            p.data -= step_size * (self.m[i] / (math.sqrt(self.v[i]) / v_correction + self.eps))
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+class LRScheduler:
+    """Sets ``optimizer.lr`` from a formula in the number of ``step()`` calls so far.
+
+    Subclasses define :meth:`lr_at`. The learning rate given to the optimizer is the
+    schedule's starting value (``base_lr``); each ``step()`` moves one epoch on.
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{type(self).__name__}: expected an optimizer, got {type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate after ``epoch`` calls of :meth:`step`."""
+        raise NotImplementedError(f"{type(self).__name__} must define lr_at()")
+
+    def step(self) -> None:
+        """Advance one epoch and set the optimizer's learning rate for it."""
+        self.epoch += 1
+        self.optimizer.lr = self.lr_at(self.epoch)
+
+
+class StepLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
+
+    ``lr = base_lr * gamma ** (epoch // step_size)`` (as ``torch.optim.lr_scheduler.StepLR``).
+    """
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+        super().__init__(optimizer)
+        self.step_size = check_int("StepLR", "step_size", step_size)
+        self.gamma = check_real("StepLR", "gamma", gamma, above=0.0)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Lower the learning rate from ``base_lr`` to ``eta_min`` along half a cosine.
+
+    ``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``: slow
+    at first, fastest halfway, gentle again near ``T_max`` (as
+    ``torch.optim.lr_scheduler.CosineAnnealingLR`` up to ``T_max``). After ``T_max``
+    epochs the learning rate stays at ``eta_min``.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
+        super().__init__(optimizer)
+        self.T_max = check_int("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = check_real("CosineAnnealingLR", "eta_min", eta_min, at_least=0.0)
+
+    def lr_at(self, epoch: int) -> float:
+        progress = min(epoch, self.T_max) / self.T_max
+        return (
+            self.eta_min + (self.base_lr - self.eta_min) * (1.0 + math.cos(math.pi * progress)) / 2
+        )
