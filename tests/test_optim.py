@@ -23,28 +23,25 @@ def objective(p: list) -> object:
     return total
 
 
-def our_trajectory(make_optimizer, steps: int = STEPS) -> list[list[float]]:
-    params = [Value(x) for x in START]
+def trajectory(params: list, read, make_optimizer, steps: int = STEPS) -> list[list[float]]:
+    """Minimise ``objective`` from ``params`` (Values or torch tensors); the points visited."""
     optimizer = make_optimizer(params)
-    trajectory = []
+    visited = []
     for _ in range(steps):
         optimizer.zero_grad()
         objective(params).backward()
         optimizer.step()
-        trajectory.append([p.data for p in params])
-    return trajectory
+        visited.append([read(p) for p in params])
+    return visited
+
+
+def our_trajectory(make_optimizer, steps: int = STEPS) -> list[list[float]]:
+    return trajectory([Value(x) for x in START], lambda p: p.data, make_optimizer, steps)
 
 
 def torch_trajectory(torch, make_optimizer, steps: int = STEPS) -> list[list[float]]:
-    params = [torch.tensor(x, requires_grad=True) for x in START]
-    optimizer = make_optimizer(params)
-    trajectory = []
-    for _ in range(steps):
-        optimizer.zero_grad()
-        objective(params).backward()
-        optimizer.step()
-        trajectory.append([p.item() for p in params])
-    return trajectory
+    tensors = [torch.tensor(x, requires_grad=True) for x in START]
+    return trajectory(tensors, lambda t: t.item(), make_optimizer, steps)
 
 
 def assert_same_trajectory(ours: list[list[float]], theirs: list[list[float]]) -> None:
