@@ -350,3 +350,23 @@ def test_enable_grad_records_inside_no_grad() -> None:
         z = x * x
     assert y.parents == (x, x) and z.parents == ()
     assert is_grad_enabled()
+
+
+def test_local_grads_has_one_entry_per_parent() -> None:
+    x = Value(2.0)
+    cases = [
+        x * 3,
+        x - 2,
+        4 - x,
+        x / 4,
+        3 / x,
+        x**3,
+        2**x,
+        x + 2,
+        x.leaky_relu(0.1),
+        x * x,
+        x.exp(),
+    ]
+    cases.append(weighted_sum([Value(0.5), Value(-1.0)], [3.0, 4.0], Value(0.1)))
+    for node in cases:
+        assert len(node.local_grads) == len(node.parents), node.op

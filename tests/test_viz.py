@@ -551,3 +551,9 @@ def test_no_noise_from_the_webassembly_runtime_at_exit() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def test_drawing_repr_has_no_memory_address() -> None:
+    drawing = viz.draw_dot(Value(1.0) * 2)
+    assert repr(drawing) == repr(viz.draw_dot(Value(1.0) * 2))
+    assert "0x" not in repr(drawing)

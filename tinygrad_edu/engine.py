@@ -296,7 +296,8 @@ def _binary_method(op: Op, doc: str) -> Callable[[Value, Operand], Value]:
         if c is None:
             return NotImplemented
         out = forward(x, c)
-        return _node(out, op, (self,), derivative(x, c, out), (c,))
+        # the rule also returns the slope in c; a constant needs none, so keep one per parent
+        return _node(out, op, (self,), derivative(x, c, out)[:1], (c,))
 
     method.__doc__ = doc
     return method
@@ -569,4 +570,5 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
         parents += tuple(inputs)
         operands = [p.data for p in parents]
     out = _weighted_sum_forward(*operands)
-    return _node(out, WEIGHTED_SUM, parents, _weighted_sum_derivative(*operands, out), constants)
+    local_grads = _weighted_sum_derivative(*operands, out)[: len(parents)]  # none for constants
+    return _node(out, WEIGHTED_SUM, parents, local_grads, constants)

@@ -146,6 +146,11 @@ class Drawing(graphviz.Digraph):
         output = render(self.source, format or self.format, engine or self.engine)
         return output if encoding is None else output.decode(encoding)
 
+    def __repr__(self) -> str:
+        # No memory address: a notebook saves this text beside the picture, and it
+        # should be the same on every run.
+        return f"<Drawing: {len(self.body)} DOT statements; display it, or viz.to_svg(it)>"
+
     def _repr_svg_(self) -> str:
         return self.pipe(format="svg", encoding="utf-8")  # type: ignore[return-value]
 
