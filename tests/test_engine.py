@@ -118,6 +118,31 @@ def test_backward_twice_doubles_leaves_and_recomputes_the_rest() -> None:
     assert hidden.grad == once["hidden"] and out.grad == once["out"] == 1.0
 
 
+def test_backward_twice_doubles_exactly_with_many_contributions_per_leaf() -> None:
+    # Each weight gets one contribution per data point; summing them onto the old
+    # gradient one by one would differ from 2 * total in the last digits.
+    from tinygrad_edu import datasets, losses
+    from tinygrad_edu.nn import MLP
+
+    model = MLP(2, [8, 8, 1], seed=0)
+    points, labels = datasets.make_moons(40, noise=0.1, seed=0)
+    loss = losses.mse_loss([model(x) for x in points], [float(t) for t in labels])
+    loss.backward()
+    once = [p.grad for p in model.parameters()]
+    loss.backward()
+    assert [p.grad for p in model.parameters()] == [2 * g for g in once]
+
+
+def test_backward_adds_the_whole_pass_to_an_earlier_gradient() -> None:
+    a = Value(0.1)
+    y = a * 0.3 + a * 0.7 + a.sin()
+    y.backward()
+    total = a.grad  # this graph's d y / d a: three contributions summed
+    a.grad = 0.3
+    y.backward()
+    assert a.grad == 0.3 + total  # not ((0.3 + c1) + c2) + c3, which differs here
+
+
 def test_non_leaf_grads_hold_d_root_d_node() -> None:
     x = Value(2.0)
     y = x * x  # 4

@@ -414,16 +414,15 @@ class Value:
 
             parent.grad += local_grad * node.grad     # the chain rule
 
-        Leaves (Values with no parents, such as weights) *accumulate*: calling
-        ``backward()`` twice doubles their ``.grad``, as in PyTorch, which is why
-        training loops call ``zero_grad()``. Every other node's ``.grad`` is reset on
+        Leaves (Values with no parents, such as weights) *accumulate*: this call's
+        gradient is added to what ``.grad`` held, so calling ``backward()`` twice
+        doubles it exactly, as in PyTorch, which is why training loops call
+        ``zero_grad()``. Every other node's ``.grad`` is reset on
         each call, so after it a drawn graph shows the true d self / d node.
         """
-        uses = _count_uses(self, reset_grads=True)
-        if self.parents:
-            self.grad = 1.0
-        else:
-            self.grad += 1.0
+        earlier = [(self, self.grad)] if not self.parents and self.grad else []
+        uses = _count_uses(self, earlier)
+        self.grad = 1.0
         ready = [self]  # nodes whose gradient is complete: every user has passed its share
         while ready:
             node = ready.pop()
@@ -435,6 +434,8 @@ class Value:
                     ready.append(parent)
                 else:
                     uses[parent] = remaining - 1
+        for leaf, grad in earlier:  # leaves accumulate: add this call's total to the old one
+            leaf.grad = grad + leaf.grad
 
     @property
     def operation(self) -> Op | None:
@@ -474,7 +475,7 @@ def topological_order(root: Value) -> list[Value]:
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order: root must be a Value, got {type(root).__name__}")
-    uses = _count_uses(root, reset_grads=False)
+    uses = _count_uses(root)
     order = []
     ready = [root]
     while ready:
@@ -490,12 +491,18 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def _count_uses(root: Value, reset_grads: bool) -> dict[Value, int]:
+def _count_uses(
+    root: Value, earlier_leaf_grads: list[tuple[Value, float]] | None = None
+) -> dict[Value, int]:
     """How many times each node of ``root``'s graph is used as a parent.
 
-    Walks the graph once with an explicit stack (no recursion). With ``reset_grads``
-    it also sets every non-leaf node's gradient to 0, ready for a backward pass.
+    Walks the graph once with an explicit stack (no recursion). Given the list
+    ``earlier_leaf_grads`` it also prepares a backward pass: every node's gradient is
+    set to 0, and each leaf's nonzero gradient is first saved in the list as
+    ``(leaf, grad)``, so that the pass can sum its own contributions and add the
+    total at the end.
     """
+    reset_grads = earlier_leaf_grads is not None
     uses = {root: 0}
     stack = [root]
     while stack:
@@ -504,7 +511,9 @@ def _count_uses(root: Value, reset_grads: bool) -> dict[Value, int]:
                 uses[parent] += 1
             else:
                 uses[parent] = 1
-                if reset_grads and parent.parents:
+                if reset_grads:
+                    if not parent.parents and parent.grad:
+                        earlier_leaf_grads.append((parent, parent.grad))
                     parent.grad = 0.0
                 stack.append(parent)
     return uses
