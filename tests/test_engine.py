@@ -42,9 +42,32 @@ def test_value_rejects_non_real_data_naming_the_type(data, type_name: str) -> No
         Value(data)
 
 
-def test_value_rejects_nan() -> None:
-    with pytest.raises(ValueError, match="NaN"):
-        Value(float("nan"))
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_value_rejects_nan_and_infinity(bad: float) -> None:
+    with pytest.raises(ValueError, match=f"data is {bad!r}; a Value must hold a finite"):
+        Value(bad)
+
+
+@pytest.mark.parametrize(
+    ("compute", "error", "message"),
+    [
+        (lambda: Value(1e308) * 10, OverflowError, r"'\*' of \(1e\+308, 10.0\) overflows"),
+        (lambda: Value(1e308) + Value(1e308), OverflowError, r"'\+' of \(1e\+308, 1e\+308\)"),
+        (lambda: 1e308 - Value(-1e308), OverflowError, "'-' of .* overflows float64"),
+        (lambda: Value(1e300) / 1e-10, OverflowError, "'/' of .* overflows float64"),
+        (lambda: Value(2.0) * math.inf, ValueError, r"'\*' of \(2.0, inf\): an operand is not"),
+        (lambda: Value(2.0) + math.nan, ValueError, r"'\+' of \(2.0, nan\): an operand is not"),
+    ],
+)
+def test_results_that_leave_float64_are_refused_where_they_happen(compute, error, message) -> None:
+    with pytest.raises(error, match=message):
+        compute()
+
+
+def test_a_huge_fused_weighted_sum_names_its_operation() -> None:
+    weights, bias = [Value(1e200)] * 8, Value(0.0)
+    with pytest.raises(OverflowError, match=r"'w·x\+b' of \(1e\+200, .*, \.\.\.\) overflows"):
+        weighted_sum(weights, [1e200] * 8, bias)
 
 
 def test_attributes_of_leaves_and_results() -> None:

@@ -193,6 +193,26 @@ def test_a_non_finite_gradient_raises_before_anything_changes(make, bad) -> None
 
 
 @pytest.mark.parametrize(
+    "make",
+    [lambda p: SGD(p, lr=1e300, momentum=0.9), lambda p: Adam(p, lr=1e307)],
+)
+def test_an_update_past_float64_raises_before_anything_changes(make) -> None:
+    params = [Value(1.0, "a"), Value(-1.78e308, "b")]  # float64 ends at -1.797e308
+    optimizer = make(params)
+    for p in params:
+        p.grad = 1e-300
+    optimizer.step()  # a harmless first step builds momentum / moment estimates
+    buffers = repr({k: v for k, v in vars(optimizer).items() if k != "params"})
+    weights = [p.data for p in params]
+
+    params[0].grad, params[1].grad = 0.5, 1e10
+    with pytest.raises(FloatingPointError, match="the update would make parameter 'b' -inf"):
+        optimizer.step()
+    assert [p.data for p in params] == weights
+    assert repr({k: v for k, v in vars(optimizer).items() if k != "params"}) == buffers
+
+
+@pytest.mark.parametrize(
     ("make", "error", "message"),
     [
         (lambda p: SGD(p, lr=0.0), ValueError, "lr must be > 0"),

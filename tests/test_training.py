@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -159,7 +160,11 @@ def test_accuracy_is_the_fraction_of_correct_predictions() -> None:
         ({"optimizer": "adam"}, TypeError, "optimizer must be an Optimizer"),
         ({"callback": 5}, TypeError, "callback must be callable"),
         ({"loss": lambda outputs, y: 1.0}, TypeError, "must return a Value"),
-        ({"loss": lambda outputs, y: outputs[0] * 0.0 + math.inf}, FloatingPointError, "inf"),
+        (
+            {"loss": lambda outputs, y: (outputs[0] * 0.0 + 1e300) * 1e300},
+            OverflowError,
+            r"fit: step 0: '\*' of \(1e\+300, 1e\+300\) overflows float64",
+        ),
     ],
 )
 def test_bad_arguments_raise_and_leave_the_model_unchanged(
@@ -172,6 +177,27 @@ def test_bad_arguments_raise_and_leave_the_model_unchanged(
     with pytest.raises(error, match=message):
         fit(model, arguments["points"], arguments["labels"], progress=False, **options)
     assert model.state_dict() == before
+
+
+def test_a_diverging_run_stops_with_the_step_and_the_weights_before_it() -> None:
+    points, labels = datasets.make_moons(20, noise=0.1, seed=0)
+    model = MLP(2, [8, 1], seed=0)
+    weights_after = []  # the weights after each completed step
+    with pytest.raises(ArithmeticError, match=r"fit: step (\d+): .*smaller learning rate") as info:
+        fit(
+            model,
+            points,
+            labels,
+            loss="mse",
+            optimizer=SGD(model.parameters(), lr=1e30),
+            steps=100,
+            progress=False,
+            callback=lambda step, loss, accuracy: weights_after.append(model.state_dict()),
+        )
+    failed_step = int(re.search(r"step (\d+)", str(info.value)).group(1))
+    assert failed_step == len(weights_after) > 0
+    assert model.state_dict() == weights_after[-1]
+    assert all(math.isfinite(w) for w in model.state_dict().values())
 
 
 def test_binary_losses_need_a_model_with_one_output() -> None:

@@ -281,7 +281,7 @@ def _run_training(args: argparse.Namespace) -> int:
             progress=args.progress,
             callback=report,
         )
-    except FloatingPointError as error:  # the loss diverged: the learning rate is too large
+    except ArithmeticError as error:  # training diverged: the learning rate is too large
         raise _InputError(str(error)) from None
     final_accuracy = training.accuracy(model, X, y)
     correct = round(final_accuracy * len(X))

@@ -23,7 +23,7 @@ import numbers
 import operator
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import TYPE_CHECKING, TypeVar, Union
+from typing import TYPE_CHECKING, NoReturn, TypeVar, Union
 
 from tinygrad_edu import operators
 
@@ -243,8 +243,11 @@ def _node(
 
     Inside ``no_grad`` it is a plain leaf instead. Built with ``object.__new__`` and
     direct slot assignment, skipping ``Value.__init__``'s checks: the data is a float
-    computed by a kernel, so it needs none.
+    computed by a kernel, so it only needs to be finite. A Value always holds a finite
+    number, so an ``inf`` or ``nan`` is stopped at the operation that made it.
     """
+    if not _isfinite(data):
+        _refuse_non_finite(op, parents, constants, data)
     node = _new_value(Value)
     node.data = data
     node.grad = 0.0
@@ -263,6 +266,20 @@ def _node(
 
 
 _new_value = object.__new__
+_isfinite = math.isfinite
+
+
+def _refuse_non_finite(
+    op: Op, parents: tuple[Value, ...], constants: tuple[float, ...], out: float
+) -> NoReturn:
+    """Raise the error that says why ``op`` gave ``out`` (inf or nan) instead of a number."""
+    operands = [p.data for p in parents] + list(constants)
+    shown = ", ".join(repr(x) for x in operands[:6]) + (", ..." if len(operands) > 6 else "")
+    if all(_isfinite(x) for x in operands):
+        raise OverflowError(f"{op.name!r} of ({shown}) overflows float64 (gives {out!r})")
+    raise ValueError(
+        f"{op.name!r} of ({shown}): an operand is not a finite number, and a Value must hold one"
+    )
 
 
 def _unary_method(op: Op, doc: str) -> Callable[[Value], Value]:
@@ -340,8 +357,8 @@ class Value:
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
         data = float(data)
-        if data != data:
-            raise ValueError("Value: data is NaN; a Value must hold a real number")
+        if not _isfinite(data):
+            raise ValueError(f"Value: data is {data!r}; a Value must hold a finite real number")
         self.data = data
         self.grad = 0.0
         self.label = label

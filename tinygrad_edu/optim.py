@@ -12,9 +12,10 @@ A training step::
     loss.backward()              # backpropagation: fills p.grad
     optimizer.step()             # the update: changes p.data
 
-``step()`` refuses a gradient that is infinite or NaN (typically a loss that blew up
-with too large a learning rate): it raises ``FloatingPointError`` naming the
-parameter *before* changing anything, instead of writing NaN into every weight.
+``step()`` refuses a gradient that is infinite or NaN, and an update that would make a
+weight infinite (both typically come from too large a learning rate): it raises
+``FloatingPointError`` naming the parameter *before* changing anything, so the model
+and the optimizer's own state are left as they were, instead of filled with NaN.
 
 A learning-rate schedule (:class:`StepLR`, :class:`CosineAnnealingLR`) changes
 ``optimizer.lr`` between steps; call its ``step()`` once per optimizer step (or epoch).
@@ -60,15 +61,25 @@ class Optimizer:
     def _gradients(self) -> list[float]:
         """Every parameter's gradient; raises FloatingPointError if one is inf or NaN."""
         grads = [p.grad for p in self.params]
-        for p, g in zip(self.params, grads):
-            if not math.isfinite(g):
-                name = f"{p.label!r}" if p.label else f"#{self.params.index(p)}"
+        self._refuse_non_finite(grads, "the gradient of")
+        return grads
+
+    def _write(self, new_data: list[float]) -> None:
+        """Set every parameter's ``.data``, or none of them if one would not be finite."""
+        self._refuse_non_finite(new_data, "the update would make")
+        for p, x in zip(self.params, new_data):
+            p.data = x
+
+    def _refuse_non_finite(self, numbers: list[float], what: str) -> None:
+        for i, x in enumerate(numbers):
+            if not math.isfinite(x):
+                p = self.params[i]
+                name = f"{p.label!r}" if p.label else f"#{i}"
                 raise FloatingPointError(
-                    f"{type(self).__name__}.step: the gradient of parameter {name} is {g!r}; "
+                    f"{type(self).__name__}.step: {what} parameter {name} {x!r}; "
                     "no parameter was changed (the loss probably diverged: "
                     "try a smaller learning rate)"
                 )
-        return grads
 
     def step(self) -> None:
         """Update every parameter's ``.data`` from its ``.grad``."""
@@ -117,17 +128,18 @@ class SGD(Optimizer):
         grads = self._gradients()
         if self.weight_decay:
             grads = [g + self.weight_decay * p.data for p, g in zip(self.params, grads)]
+        velocity = self.velocity
         if self.momentum:
-            if self.velocity is None:
-                self.velocity = list(grads)
+            if velocity is None:
+                velocity = list(grads)
             else:
-                self.velocity = [self.momentum * b + g for b, g in zip(self.velocity, grads)]
+                velocity = [self.momentum * b + g for b, g in zip(velocity, grads)]
             if self.nesterov:
-                grads = [g + self.momentum * b for g, b in zip(grads, self.velocity)]
+                grads = [g + self.momentum * b for g, b in zip(grads, velocity)]
             else:
-                grads = self.velocity
-        for p, g in zip(self.params, grads):
-            p.data -= self.lr * g
+                grads = velocity
+        self._write([p.data - self.lr * g for p, g in zip(self.params, grads)])
+        self.velocity = velocity  # kept only once the step has succeeded
 
 
 class Adam(Optimizer):
@@ -168,17 +180,22 @@ class Adam(Optimizer):
     def step(self) -> None:
         """One update of every parameter (see the class docstring for the rule)."""
         grads = self._gradients()
-        self.t += 1
+        t = self.t + 1
         beta1, beta2 = self.beta1, self.beta2
         # The bias corrections folded into the step size and into sqrt(v), as PyTorch does.
-        step_size = self.lr / (1.0 - beta1**self.t)
-        v_correction = math.sqrt(1.0 - beta2**self.t)
-        for i, (p, g) in enumerate(zip(self.params, grads)):
+        step_size = self.lr / (1.0 - beta1**t)
+        v_correction = math.sqrt(1.0 - beta2**t)
+        m, v, new_data = [], [], []
+        for p, g, m_i, v_i in zip(self.params, grads, self.m, self.v):
             if self.weight_decay:
                 g = g + self.weight_decay * p.data
-            self.m[i] = beta1 * self.m[i] + (1.0 - beta1) * g
-            self.v[i] = beta2 * self.v[i] + (1.0 - beta2) * g * g
-            p.data -= step_size * (self.m[i] / (math.sqrt(self.v[i]) / v_correction + self.eps))
+            m_i = beta1 * m_i + (1.0 - beta1) * g
+            v_i = beta2 * v_i + (1.0 - beta2) * g * g
+            m.append(m_i)
+            v.append(v_i)
+            new_data.append(p.data - step_size * (m_i / (math.sqrt(v_i) / v_correction + self.eps)))
+        self._write(new_data)
+        self.t, self.m, self.v = t, m, v  # kept only once the step has succeeded
 
 
 # --------------------------------------------------------------------------- schedules

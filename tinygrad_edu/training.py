@@ -24,7 +24,6 @@ True
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 from tqdm import tqdm
@@ -168,8 +167,10 @@ def fit(
         ``{"loss": [...], "accuracy": [...]}``, one float per step. Each entry is
         measured in the forward pass of its step, i.e. *before* that step's update.
 
-    Raises ``FloatingPointError`` if the loss stops being finite (the weights are
-    left as they were before that step).
+    If a step fails with an arithmetic error (an ``OverflowError`` when the numbers
+    outgrow float64, a ``FloatingPointError`` from the optimizer, ...), ``fit`` raises
+    the same type of error with the step number added; the weights are left as they
+    were before that step.
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a Module (e.g. an MLP), got {type(model).__name__}")
@@ -198,18 +199,20 @@ def fit(
     bar = tqdm(range(steps), desc="training", disable=not progress, leave=True)
     for step in bar:
         optimizer.zero_grad()
-        outputs = [model(x) for x in X]
-        total = loss_function(outputs, y)
-        if not isinstance(total, Value):
-            raise TypeError(f"fit: the loss function must return a Value, got {total!r}")
-        if l2 > 0.0:
-            total = total + losses.l2_penalty(parameters, l2)
-        if not math.isfinite(total.data):
-            raise FloatingPointError(
-                f"fit: the loss is {total.data!r} at step {step}; try a smaller learning rate"
-            )
-        total.backward()
-        optimizer.step()
+        try:
+            outputs = [model(x) for x in X]
+            total = loss_function(outputs, y)
+            if not isinstance(total, Value):
+                raise TypeError(f"fit: the loss function must return a Value, got {total!r}")
+            if l2 > 0.0:
+                total = total + losses.l2_penalty(parameters, l2)
+            total.backward()
+            optimizer.step()
+        except ArithmeticError as error:
+            raise type(error)(
+                f"fit: step {step}: {error}. The weights are as they were before this step; "
+                "if the numbers grew out of range, try a smaller learning rate"
+            ) from error
         step_loss, step_accuracy = total.data, _fraction_correct(outputs, y)
         history["loss"].append(step_loss)
         history["accuracy"].append(step_accuracy)
