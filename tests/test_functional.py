@@ -118,6 +118,21 @@ def test_grad_rejects_bad_argnums() -> None:
         grad(lambda x: x)("1.0")
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: grad(3), "grad: f must be a function, got int"),
+        (lambda: value_and_grad("x * x"), "grad: f must be a function, got str"),
+        (lambda: grad(lambda x: "x")(1.0), "grad: f must return a Value, got str"),
+        (lambda: grad(lambda x: [x])(1.0), "grad: f must return a Value, got list"),
+        (lambda: grad(lambda x: True)(1.0), "grad: f must return a Value, got bool"),
+    ],
+)
+def test_grad_names_a_bad_function_or_result(call, message) -> None:
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
 def test_gradients_without_create_graph_are_floats() -> None:
     x, y = Value(2.0), Value(5.0)
     out = x * x
@@ -158,6 +173,23 @@ def test_gradcheck_rejects_bad_input() -> None:
         gradcheck(lambda x: x, "1")
     with pytest.raises(TypeError, match="must return a Value"):
         gradcheck(lambda x: 1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: gradcheck(3, 1.0), TypeError, "gradcheck: f must be a function, got int"),
+        (lambda: gradcheck(abs, 1.0, eps=0.0), ValueError, "gradcheck: eps must be > 0"),
+        (lambda: gradcheck(abs, 1.0, eps="a"), TypeError, "eps must be a real number, got str"),
+        (lambda: gradcheck(abs, 1.0, atol=-1.0), ValueError, "gradcheck: atol must be >= 0"),
+        (lambda: gradcheck(abs, 1.0, rtol=math.nan), ValueError, "rtol must be finite"),
+        (lambda: numerical_gradient(None, 1.0), TypeError, "f must be a function, got NoneType"),
+        (lambda: numerical_gradient(abs, 1.0, eps=-1e-6), ValueError, "eps must be > 0"),
+    ],
+)
+def test_gradcheck_names_a_bad_function_or_tolerance(call, error, message) -> None:
+    with pytest.raises(error, match=message):
+        call()
 
 
 def test_grad_works_inside_no_grad() -> None:

@@ -1,4 +1,4 @@
-"""Argument checks shared by the modules of the learning half (nn, losses, optim, datasets).
+"""Argument checks shared by the modules (functional, gradcheck, nn, losses, optim, datasets).
 
 Each names the function and the argument in its message, so a slip such as
 ``MLP(2, [16, 0])`` or ``SGD(params, lr=-1)`` fails at once with a sentence a student
@@ -13,7 +13,13 @@ import random
 
 from tinygrad_edu.engine import Value
 
-__all__ = ["check_int", "check_real", "random_generator"]
+__all__ = ["check_function", "check_int", "check_real", "random_generator"]
+
+
+def check_function(owner: str, name: str, value: object) -> None:
+    """TypeError unless ``value`` can be called (a function, a lambda, a model)."""
+    if not callable(value):
+        raise TypeError(f"{owner}: {name} must be a function, got {type(value).__name__}")
 
 
 def check_int(owner: str, name: str, value: object, *, at_least: int = 1) -> int:

@@ -17,8 +17,10 @@ pass Values to ``grad(f)`` while recording: the result stays connected to them, 
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 
+from tinygrad_edu._checks import check_function
 from tinygrad_edu.engine import Value, enable_grad, is_grad_enabled, topological_order
 
 __all__ = ["grad", "gradients", "value_and_grad"]
@@ -66,6 +68,7 @@ def value_and_grad(
     >>> float(value), float(slope)
     (8.0, 12.0)
     """
+    check_function("grad", "f", f)
     single = isinstance(argnums, int)
     positions = (argnums,) if single else tuple(argnums)
     if not all(isinstance(i, int) for i in positions):
@@ -92,6 +95,8 @@ def value_and_grad(
         finally:
             _Nesting.depth -= 1
         if not isinstance(out, Value):
+            if isinstance(out, bool) or not isinstance(out, numbers.Real):
+                raise TypeError(f"grad: f must return a Value, got {type(out).__name__}")
             out = Value(out)  # a function that ignores its inputs: every gradient is 0
         results = gradients(out, inputs, create_graph=as_graph)
         grads = tuple(g if isinstance(g, Value) else Value(g) for g in results)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable
 
+from tinygrad_edu._checks import check_function, check_real
 from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.functional import gradients
 
@@ -41,6 +42,8 @@ def numerical_gradient(
     f: Callable[..., Value | float], *inputs: float | Value, eps: float = 1e-6
 ) -> list[float]:
     """Central-difference estimate of d f / d input for each input."""
+    check_function("numerical_gradient", "f", f)
+    eps = check_real("numerical_gradient", "eps", eps, above=0.0)
     point = [_as_input(x) for x in inputs]
     slopes = []
     for i, x in enumerate(point):
@@ -66,10 +69,12 @@ def gradcheck(
     >>> gradcheck(lambda x, y: (x * y).tanh(), 0.5, -1.5)
     True
     """
+    check_function("gradcheck", "f", f)
     if not inputs:
         raise ValueError("gradcheck: give at least one input")
-    if eps <= 0:
-        raise ValueError(f"gradcheck: eps must be > 0, got {eps!r}")
+    eps = check_real("gradcheck", "eps", eps, above=0.0)
+    atol = check_real("gradcheck", "atol", atol, at_least=0.0)
+    rtol = check_real("gradcheck", "rtol", rtol, at_least=0.0)
     point = [_as_input(x) for x in inputs]
     leaves = [Value(x) for x in point]
     out = f(*leaves)
