@@ -469,6 +469,14 @@ def test_save_frames_writes_numbered_svg_files_in_order(tmp_path: Path) -> None:
         assert path.read_text(encoding="utf-8") == viz.to_svg(frame)
 
 
+def test_a_path_that_is_not_a_path_is_named() -> None:
+    root = shared_expression()["L"]
+    with pytest.raises(TypeError, match="save_svg: path must be a str or a path, got int"):
+        viz.save_svg(root, 3)
+    with pytest.raises(TypeError, match="save_frames: directory must be a str or a path, got"):
+        viz.save_frames([viz.draw_dot(root)], None)
+
+
 # --------------------------------------------------------------------------- choosing Graphviz
 
 FAKE_DOT = """#!{python}

@@ -208,9 +208,15 @@ def save_svg(
     path: str | os.PathLike[str],
 ) -> Path:
     """Write :func:`to_svg` of ``root_or_graph`` to ``path`` (UTF-8); return the path."""
-    path = Path(path)
+    path = _as_path("save_svg", "path", path)
     path.write_text(to_svg(root_or_graph), encoding="utf-8")
     return path
+
+
+def _as_path(owner: str, name: str, path: object) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{owner}: {name} must be a str or a path, got {type(path).__name__}")
+    return Path(path)
 
 
 def backward_frames(
@@ -272,8 +278,8 @@ def save_frames(
         raise ValueError(
             f"save_frames: prefix must be a non-empty file name without slashes, got {prefix!r}"
         )
+    directory = _as_path("save_frames", "directory", directory)
     svgs = [to_svg(frame) for frame in frames]
-    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     digits = max(3, len(str(len(svgs))))
     paths = []
