@@ -33,8 +33,9 @@ column of the problem.
 Bounds keep every input cheap and the parser's recursion shallow: at most
 :data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of nesting (parentheses, signs and
 powers) and :data:`MAX_OPERATIONS` operations, more than a readable graph holds anyway.
-Evaluation turns the engine's domain errors (``log(-1)``, ``1/0``, ``exp(1000)``) and any
-overflow to infinity into an ``ExpressionError`` too, so a caller handles one exception.
+Evaluation turns the engine's domain errors (``log(-1)``, ``1/0``, ``exp(1000)``, any
+result too large for a float64) into an ``ExpressionError`` too, so a caller handles one
+exception.
 """
 
 from __future__ import annotations
@@ -470,12 +471,6 @@ def _apply(
         ) from None
     except (ArithmeticError, ValueError) as error:
         raise ExpressionError(str(error), text, position) from None
-    # Multiplication and division overflow to inf silently; refuse inf here, not later
-    # as a NaN somewhere else.
-    if not math.isfinite(result.data):
-        raise ExpressionError(
-            f"{name} overflows: the result is too large for a float64", text, position
-        )
     return result.data if constant else result
 
 
