@@ -434,8 +434,8 @@ class Value:
         Leaves (Values with no parents, such as weights) *accumulate*: this call's
         gradient is added to what ``.grad`` held, so calling ``backward()`` twice
         doubles it exactly, as in PyTorch, which is why training loops call
-        ``zero_grad()``. Every other node's ``.grad`` is reset on
-        each call, so after it a drawn graph shows the true d self / d node.
+        ``zero_grad()``. Every other node's ``.grad`` is reset on each call, so after
+        it a drawn graph shows the true d self / d node.
         """
         earlier = [(self, self.grad)] if not self.parents and self.grad else []
         uses = _count_uses(self, earlier)

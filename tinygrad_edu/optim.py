@@ -71,6 +71,7 @@ class Optimizer:
             p.data = x
 
     def _refuse_non_finite(self, numbers: list[float], what: str) -> None:
+        """FloatingPointError naming the first parameter whose number is inf or NaN."""
         for i, x in enumerate(numbers):
             if not math.isfinite(x):
                 p = self.params[i]
