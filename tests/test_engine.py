@@ -55,13 +55,36 @@ def test_value_rejects_nan_and_infinity(bad: float) -> None:
         (lambda: Value(1e308) + Value(1e308), OverflowError, r"'\+' of \(1e\+308, 1e\+308\)"),
         (lambda: 1e308 - Value(-1e308), OverflowError, "'-' of .* overflows float64"),
         (lambda: Value(1e300) / 1e-10, OverflowError, "'/' of .* overflows float64"),
-        (lambda: Value(2.0) * math.inf, ValueError, r"'\*' of \(2.0, inf\): an operand is not"),
-        (lambda: Value(2.0) + math.nan, ValueError, r"'\+' of \(2.0, nan\): an operand is not"),
     ],
 )
 def test_results_that_leave_float64_are_refused_where_they_happen(compute, error, message) -> None:
     with pytest.raises(error, match=message):
         compute()
+
+
+@pytest.mark.parametrize(
+    ("compute", "message"),
+    [
+        (lambda: Value(2.0) * math.inf, r"'\*': the plain-number operand inf is not finite"),
+        (lambda: Value(2.0) + math.nan, r"'\+': the plain-number operand nan is not finite"),
+        (lambda: Value(2.0) / math.inf, "'/': the plain-number operand inf"),  # 0.0 otherwise
+        (lambda: Value(1.0) ** math.nan, r"'\*\*': the plain-number operand nan"),  # 1.0
+        (lambda: math.nan ** Value(0.0), r"'\*\*': the plain-number operand nan"),  # 1.0
+        (lambda: Value(2.0).leaky_relu(math.inf), "'leaky_relu': the plain-number operand inf"),
+    ],
+)
+def test_non_finite_plain_numbers_are_refused_even_when_the_result_is_finite(
+    compute, message
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        compute()
+
+
+def test_a_weight_set_to_infinity_by_hand_is_caught_at_the_next_operation() -> None:
+    w = Value(1.0)
+    w.data = math.inf  # data is a plain attribute; the next operation checks its operands
+    with pytest.raises(ValueError, match=r"'w·x\+b' of \(inf, 0.0, 2.0\): an operand is not"):
+        weighted_sum([w], [2.0], Value(0.0))
 
 
 def test_a_huge_fused_weighted_sum_names_its_operation() -> None:
@@ -250,6 +273,23 @@ def test_no_grad_as_a_decorator() -> None:
     assert out.data == 9.0 and out.parents == ()
     assert square.__name__ == "square"
     assert is_grad_enabled()
+
+
+def test_no_grad_and_enable_grad_decorate_without_parentheses_too() -> None:
+    @no_grad
+    def square(v: Value) -> Value:
+        return v * v
+
+    @enable_grad
+    def recording() -> bool:
+        return is_grad_enabled()
+
+    assert square(Value(3.0)).parents == () and square.__name__ == "square"
+    with no_grad():
+        assert recording() is True
+        assert not is_grad_enabled()
+    with pytest.raises(TypeError, match="no_grad: expected a function to decorate, got int"):
+        no_grad(3)
 
 
 def test_detach_gives_a_new_leaf() -> None:

@@ -65,6 +65,17 @@ class _GradModeSwitch:
 
     recording: bool
 
+    def __new__(cls, function: Callable[P, R] | None = None) -> _GradModeSwitch | Callable[P, R]:
+        """``no_grad()`` makes a switch; ``@no_grad`` and ``@no_grad()`` both decorate."""
+        switch = super().__new__(cls)
+        if function is None:
+            return switch
+        if not callable(function):
+            raise TypeError(
+                f"{cls.__name__}: expected a function to decorate, got {type(function).__name__}"
+            )
+        return switch(function)
+
     def __enter__(self) -> None:
         self._previous = _GradMode.enabled
         _GradMode.enabled = self.recording
@@ -90,7 +101,7 @@ class no_grad(_GradModeSwitch):  # noqa: N801 - named like the PyTorch context m
         with no_grad():
             y = w * x      # y.parents == ()
 
-        @no_grad()
+        @no_grad              # or @no_grad()
         def predict(x): ...
     """
 
@@ -312,6 +323,8 @@ def _binary_method(op: Op, doc: str) -> Callable[[Value, Operand], Value]:
         c = other if type(other) is float else _as_float(other)
         if c is None:
             return NotImplemented
+        if not _isfinite(c):  # checked here: a result such as 2 / inf would look fine
+            raise ValueError(f"{op.name!r}: the plain-number operand {c!r} is not finite")
         out = forward(x, c)
         # the rule also returns the slope in c; a constant needs none, so keep one per parent
         return _node(out, op, (self,), derivative(x, c, out)[:1], (c,))
