@@ -242,6 +242,17 @@ def test_train_refuses_an_output_directory_it_cannot_create(
     assert "--out" in stderr
 
 
+@pytest.mark.parametrize("blocked", ["model.json", "decision_boundary.png"])
+def test_train_reports_an_output_file_it_cannot_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], blocked: str
+) -> None:
+    (tmp_path / blocked).mkdir()  # a directory where the file should go
+    code = main(["train", "--steps", "1", "--out", str(tmp_path), "--no-progress"])
+    stderr = capsys.readouterr().err
+    assert_clean_failure(code, stderr)
+    assert "--out: cannot write the results" in stderr and blocked in stderr
+
+
 # --------------------------------------------------------------------------- graph
 
 

@@ -297,11 +297,14 @@ def _run_training(args: argparse.Namespace) -> int:
         "steps": args.steps,
         "final_accuracy": final_accuracy,
     }
-    written = [
-        _save_model(model, nouts, args.activation, setup, args.out / "model.json"),
-        _save_prediction_graph(model, X[0], args.out / "graph.svg"),
-        _save_decision_boundary(model, X, y, args, args.out / "decision_boundary.png"),
-    ]
+    try:
+        written = [
+            _save_model(model, nouts, args.activation, setup, args.out / "model.json"),
+            _save_prediction_graph(model, X[0], args.out / "graph.svg"),
+            _save_decision_boundary(model, X, y, args, args.out / "decision_boundary.png"),
+        ]
+    except OSError as error:  # e.g. a directory where a file should go, or a full disk
+        raise _InputError(f"--out: cannot write the results: {error}") from None
     for path in written:
         if path is not None:
             print(f"wrote {path}")
