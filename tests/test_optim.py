@@ -187,7 +187,7 @@ def test_a_non_finite_gradient_raises_before_anything_changes(make, bad) -> None
 
     before = state()
     params[0].grad, params[1].grad = 0.5, bad
-    with pytest.raises(FloatingPointError, match="'b'"):
+    with pytest.raises(FloatingPointError, match=f"the gradient of parameter 'b' is {bad!r}"):
         optimizer.step()
     assert state() == before
 
@@ -210,6 +210,17 @@ def test_an_update_past_float64_raises_before_anything_changes(make) -> None:
         optimizer.step()
     assert [p.data for p in params] == weights
     assert repr({k: v for k, v in vars(optimizer).items() if k != "params"}) == buffers
+
+
+def test_adam_refuses_a_gradient_whose_square_overflows() -> None:
+    # torch.optim.Adam would store v = inf and never move this parameter again
+    params = [Value(1.0, "a"), Value(2.0, "b")]
+    optimizer = Adam(params, lr=0.1)
+    params[0].grad, params[1].grad = 0.5, 1e200
+    with pytest.raises(FloatingPointError, match=r"squared gradient of parameter 'b' overflows"):
+        optimizer.step()
+    assert [p.data for p in params] == [1.0, 2.0]
+    assert (optimizer.t, optimizer.m, optimizer.v) == (0, [0.0, 0.0], [0.0, 0.0])
 
 
 @pytest.mark.parametrize(

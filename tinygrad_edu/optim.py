@@ -61,23 +61,26 @@ class Optimizer:
     def _gradients(self) -> list[float]:
         """Every parameter's gradient; raises FloatingPointError if one is inf or NaN."""
         grads = [p.grad for p in self.params]
-        self._refuse_non_finite(grads, "the gradient of")
+        self._refuse_non_finite(grads, "the gradient of parameter {name} is {x!r}")
         return grads
 
     def _write(self, new_data: list[float]) -> None:
         """Set every parameter's ``.data``, or none of them if one would not be finite."""
-        self._refuse_non_finite(new_data, "the update would make")
+        self._refuse_non_finite(new_data, "the update would make parameter {name} {x!r}")
         for p, x in zip(self.params, new_data):
             p.data = x
 
-    def _refuse_non_finite(self, numbers: list[float], what: str) -> None:
-        """FloatingPointError naming the first parameter whose number is inf or NaN."""
+    def _refuse_non_finite(self, numbers: list[float], problem: str) -> None:
+        """FloatingPointError naming the first parameter whose number is inf or NaN.
+
+        ``problem`` says what is wrong, with ``{name}`` and ``{x}`` filled in.
+        """
         for i, x in enumerate(numbers):
             if not math.isfinite(x):
                 p = self.params[i]
                 name = f"{p.label!r}" if p.label else f"#{i}"
                 raise FloatingPointError(
-                    f"{type(self).__name__}.step: {what} parameter {name} {x!r}; "
+                    f"{type(self).__name__}.step: {problem.format(name=name, x=x)}; "
                     "no parameter was changed (the loss probably diverged: "
                     "try a smaller learning rate)"
                 )
@@ -195,6 +198,8 @@ class Adam(Optimizer):
             m.append(m_i)
             v.append(v_i)
             new_data.append(p.data - step_size * (m_i / (math.sqrt(v_i) / v_correction + self.eps)))
+        # g * g overflows for |g| > 1.3e154: v would stay inf and freeze the parameter for good
+        self._refuse_non_finite(v, "the squared gradient of parameter {name} overflows ({x!r})")
         self._write(new_data)
         self.t, self.m, self.v = t, m, v  # kept only once the step has succeeded
 
