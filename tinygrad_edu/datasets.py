@@ -129,8 +129,9 @@ def make_xor(
     """The XOR pattern: class 1 where exactly one coordinate is negative.
 
     Points are uniform in the four quadrants of the square [-1, 1]² (equally many in
-    each), labelled by quadrant: ``y = 1`` if ``x0 * x1 < 0``. Noise is added after
-    labelling, so it blurs the boundary along the axes.
+    each when ``n_samples`` is a multiple of 4), labelled by quadrant: ``y = 1`` if
+    ``x0 * x1 < 0``. Noise is added after labelling, so it blurs the boundary along the
+    axes.
     """
     n_samples = check_int("make_xor", "n_samples", n_samples, at_least=4)
     noise = check_real("make_xor", "noise", noise, at_least=0.0)

@@ -576,8 +576,9 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
 
     The result is bit-for-bit the same as ``sum((w * x for w, x in zip(weights,
     inputs)), bias)`` (the additions happen in the same order) and so are the
-    gradients, but it is one node with ``2n + 1`` parents instead of ``2n`` nodes, so
-    a network's graph is several times smaller and faster to differentiate.
+    gradients, but it is one node instead of ``2n``, so a network's graph is two to
+    three times smaller and faster to differentiate. Its parents are the weights and
+    the bias, then the inputs if they are Values (``2n + 1`` in all).
 
     Plain-number inputs (a data point) stay constants, not graph nodes; if the
     inputs mix numbers and Values, the numbers become leaves.

@@ -8,7 +8,8 @@ rule.
 
 The losses that involve ``exp`` are written in their numerically stable forms: the
 textbook formulas overflow for logits of a few hundred (``exp(710)`` is larger than
-any float64), while these stay finite, in value and in gradient, for any logit.
+any float64), while these stay finite, in value and in gradient, for any logits
+whose differences fit in a float64 (the tests use ±500).
 
 >>> from tinygrad_edu import Value
 >>> scores = [Value(2.0), Value(-0.5)]

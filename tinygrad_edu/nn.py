@@ -17,7 +17,8 @@ MLP(2 -> [16 relu, 16 relu, 1 linear], 337 parameters)
 The weighted sum ``b + w_1 x_1 + ... + w_n x_n`` is one graph node
 (:func:`~tinygrad_edu.engine.weighted_sum`, drawn as ``w·x+b``) rather than ``2n``
 separate multiplications and additions; the numbers and gradients are bit for bit
-those of the unfused sum, and the graph is several times smaller.
+those of the unfused sum, and the graph is two to three times smaller (leaves count
+too: ``MLP(2, [16, 16, 1])`` has 402 nodes instead of 977).
 
 Initialisation. Weights are drawn from a uniform distribution ``U(-a, a)`` with
 ``a = sqrt(3 · gain² / nin)``, which gives each weight the variance ``gain² / nin``:
