@@ -35,14 +35,14 @@ reproduces a model exactly and the global :mod:`random` state is never touched.
 from __future__ import annotations
 
 import math
-import numbers
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from tinygrad_edu._checks import check_int, random_generator
 from tinygrad_edu.engine import Operand, Value, weighted_sum
+from tinygrad_edu.nn.module import Module, prefixed
 
-__all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
+__all__ = ["ACTIVATIONS", "MLP", "Layer", "Neuron"]
 
 
 # --------------------------------------------------------------------------- activations
@@ -93,99 +93,7 @@ def _single_or_list(outputs: list[Value]) -> Value | list[Value]:
     return outputs[0] if len(outputs) == 1 else outputs
 
 
-def _prefixed(prefix: str, modules: Sequence[Module]) -> list[tuple[str, Value]]:
-    """Named parameters of child modules, each name prefixed with ``prefix.<index>.``."""
-    return [
-        (f"{prefix}.{i}.{name}", p)
-        for i, module in enumerate(modules)
-        for name, p in module.named_parameters()
-    ]
-
-
-def _preview(names: Sequence[object], limit: int = 5) -> str:
-    shown = ", ".join(repr(name) for name in names[:limit])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
 # --------------------------------------------------------------------------- modules
-
-
-class Module:
-    """Base class of everything with parameters.
-
-    A subclass defines :meth:`named_parameters`; everything else (``parameters``,
-    ``zero_grad``, ``state_dict``, ...) follows from it.
-    """
-
-    def named_parameters(self) -> list[tuple[str, Value]]:
-        """``(name, parameter)`` pairs, in :meth:`parameters` order, with stable dotted names."""
-        raise NotImplementedError(f"{type(self).__name__} must define named_parameters()")
-
-    def parameters(self) -> list[Value]:
-        """Every trainable Value of the module, in a fixed order."""
-        return [p for _, p in self.named_parameters()]
-
-    def num_parameters(self) -> int:
-        """How many scalars the module learns."""
-        return len(self.named_parameters())
-
-    def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to 0.
-
-        Gradients of leaves *accumulate* over ``backward()`` calls, so a training loop
-        clears them before each backward pass.
-        """
-        for p in self.parameters():
-            p.grad = 0.0
-
-    def _label_parameters(self) -> None:
-        """Label each parameter with its name, so that drawn graphs show which weight is which."""
-        for name, p in self.named_parameters():
-            p.label = name
-
-    def state_dict(self) -> dict[str, float]:
-        """The parameters' numbers by name: a plain dict that ``json.dumps`` accepts.
-
-        >>> import json
-        >>> model = MLP(2, [3, 1], seed=0)
-        >>> copy = MLP(2, [3, 1], seed=1)
-        >>> copy.load_state_dict(json.loads(json.dumps(model.state_dict())))
-        >>> copy.state_dict() == model.state_dict()
-        True
-        """
-        return {name: p.data for name, p in self.named_parameters()}
-
-    def load_state_dict(self, state: Mapping[str, float]) -> None:
-        """Set every parameter from ``state`` (as returned by :meth:`state_dict`).
-
-        Strict: a missing or unexpected name raises ``KeyError``, a value that is not a
-        finite real number raises ``ValueError``, each naming the entry. Atomic: every
-        entry is checked before any parameter is changed, so after an error the module
-        is exactly as it was.
-        """
-        owner = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state, Mapping):
-            raise TypeError(
-                f"{owner}: expected a dict of name -> number, got {type(state).__name__}"
-            )
-        named = self.named_parameters()
-        missing = [name for name, _ in named if name not in state]
-        if missing:
-            raise KeyError(f"{owner}: missing entries {_preview(missing)}")
-        known = {name for name, _ in named}
-        unexpected = [name for name in state if name not in known]
-        if unexpected:
-            raise KeyError(f"{owner}: unexpected entries {_preview(unexpected)}")
-        for name, _ in named:
-            number = state[name]
-            if isinstance(number, (bool, Value)) or not isinstance(number, numbers.Real):
-                raise ValueError(
-                    f"{owner}: entry {name!r} must be a real number, got {type(number).__name__}"
-                )
-            if not math.isfinite(number):
-                raise ValueError(f"{owner}: entry {name!r} must be finite, got {number!r}")
-        for name, p in named:
-            p.data = float(state[name])
 
 
 class Neuron(Module):
@@ -258,7 +166,7 @@ class Layer(Module):
         return _single_or_list(self._forward(x))
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        return _prefixed("neurons", self.neurons)
+        return prefixed("neurons", self.neurons)
 
     def __repr__(self) -> str:
         return (
@@ -310,7 +218,7 @@ class MLP(Module):
         return _single_or_list(x)
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        return _prefixed("layers", self.layers)
+        return prefixed("layers", self.layers)
 
     def __repr__(self) -> str:
         layers = ", ".join(f"{layer.nout} {layer.activation}" for layer in self.layers)
