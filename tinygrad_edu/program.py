@@ -60,7 +60,7 @@ from tinygrad_edu.engine import Op, Value, enable_grad, topological_order
 __all__ = ["STATEMENTS_PER_PART", "Program", "TraceMismatchError", "compile", "trace"]
 
 #: How many statements go into one compiled part (see the module docstring).
-STATEMENTS_PER_PART = 4000
+STATEMENTS_PER_PART = 8000
 
 _isfinite = math.isfinite
 _CALLED = {  # functions the generated code calls by these names
@@ -305,12 +305,12 @@ class Program:
         name_of = {x: names.new(x.label, "x") for x in args}
         name_of.update((p, names.new(p.label, "p")) for p in self.parameters)
         self.arg_names = [name_of[x] for x in args]
-        self._statements, adjoint = _wengert_list(order, names, name_of, functions)
+        statements, adjoint = _wengert_list(order, names, name_of, functions)
         inputs = [*args, *self.parameters]
         for leaf in inputs:  # an input f does not depend on: its gradient is 0.0
             if leaf not in adjoint:
                 adjoint[leaf] = names.adjoint(name_of[leaf])
-                self._statements.append(
+                statements.append(
                     _Statement(adjoint[leaf], "0.0", f"{name_of[out]} does not use {name_of[leaf]}")
                 )
         self._value_name = name_of[out]
@@ -325,14 +325,38 @@ class Program:
         self._aux = aux
         self._aux_names = [name_of[v] for v in aux_values]
         self._operations = _operations(out, args, self.parameters) if check else []
-        self._compile([*self.arg_names, *(name_of[p] for p in self.parameters)], functions)
+        parameter_names = [name_of[p] for p in self.parameters]
+        # Only text is kept: the listing, the source, and the compiled parts.
+        self._listing = self._list(statements, parameter_names)
+        self._compile(statements, [*self.arg_names, *parameter_names], functions)
 
-    def _compile(self, inputs: list[str], functions: dict[str, Any]) -> None:
+    def _list(self, statements: list[_Statement], parameter_names: list[str]) -> str:
+        """The Wengert list as text: the signature, the statements with comments, the return."""
+        lines = [f"def {self.name}({', '.join(self.arg_names)}):"]
+        if parameter_names:
+            lines.append(f"    # parameters (read from their Values): {', '.join(parameter_names)}")
+        forward = None
+        for s in statements:
+            if s.forward != forward:
+                forward = s.forward
+                lines.append("    # forward" if forward else "    # backward: adjoints, in reverse")
+            line = f"    {s.target} = {s.expression}"
+            lines.append(f"{line:<36}  # {s.comment}")
+        n_args = len(self.arg_names)
+        grads = ", ".join(self._grad_names[:n_args]) + ("," if n_args == 1 else "")
+        lines.append(f"    return {self._value_name}, ({grads})")
+        if parameter_names:
+            lines.append("    # and for each parameter p: p.grad += g_p")
+        return "\n".join(lines)
+
+    def _compile(
+        self, statements: list[_Statement], inputs: list[str], functions: dict[str, Any]
+    ) -> None:
         """Cut the statements into parts and compile each into a function of the tape."""
         outputs = [self._value_name, *self._grad_names, *self._aux_names]
         parts = [
-            self._statements[i : i + STATEMENTS_PER_PART]
-            for i in range(0, len(self._statements), STATEMENTS_PER_PART)
+            statements[i : i + STATEMENTS_PER_PART]
+            for i in range(0, len(statements), STATEMENTS_PER_PART)
         ]
         # What each part reads from the tape and leaves on it: walking the parts
         # backwards, keep the names that a later part (or the caller) still needs.
@@ -450,26 +474,8 @@ class Program:
         )
 
     def __str__(self) -> str:
-        return "\n".join(self.lines())
-
-    def lines(self) -> Iterator[str]:
-        """The Wengert list, line by line (``str(program)`` joins them)."""
-        yield f"def {self.name}({', '.join(self.arg_names)}):"
-        n_args = len(self.arg_names)
-        if self.parameters:
-            read = ", ".join(self._grad_names[n_args:]).replace("g_", "")
-            yield f"    # parameters (read from their Values): {read}"
-        forward = None
-        for s in self._statements:
-            if s.forward != forward:
-                forward = s.forward
-                yield "    # forward" if forward else "    # backward: adjoints, in reverse"
-            line = f"    {s.target} = {s.expression}"
-            yield f"{line:<36}  # {s.comment}"
-        grads = ", ".join(self._grad_names[:n_args]) + ("," if n_args == 1 else "")
-        yield f"    return {self._value_name}, ({grads})"
-        if self.parameters:
-            yield "    # and each parameter p: p.grad += g_p"
+        """The Wengert list: forward assignments, then adjoints in reverse, with comments."""
+        return self._listing
 
 
 def _part_source(
