@@ -5,18 +5,24 @@ intermediate result (the forward pass), then one assignment per adjoint, in reve
 (the backward pass). :func:`trace` turns a function of Values into exactly that::
 
     >>> import tinygrad_edu as tg
-    >>> program = tg.trace(lambda x, w, b: (w * x + b).tanh(), 2.0, -3.0, 1.0)
-    >>> value, (dx, dw, db) = program(2.0, -3.0, 1.0)      # plain floats in and out
-    >>> print(program)                                      # doctest: +SKIP
-    def f(x, w, b):
+    >>> def neuron(x, w, b):
+    ...     return (w * x + b).tanh()
+    >>> program = tg.trace(neuron, 2.0, -3.0, 1.0)
+    >>> print(program)
+    def neuron(x, w, b):
         # forward
-        v1 = w * x                          # *
-        v2 = v1 + b                         # +
-        v3 = tanh(v2)                       # tanh
-        # backward: g_v = d v3 / d v, adjoints in reverse
-        g_v3 = 1.0                          # d v3 / d v3
-        g_v2 = (1.0 - v3 * v3) * g_v3       # d v3 / d v2
-        ...
+        v1 = w * x                        # *
+        v2 = v1 + b                       # +
+        v3 = tanh(v2)                     # tanh
+        # backward: adjoints, in reverse
+        g_v3 = 1.0                        # d v3/d v3
+        g_v2 = (1.0 - v3 * v3) * g_v3     # d v3/d v2 (tanh)
+        g_v1 = g_v2                       # d v2/d v1 (+)
+        g_b = g_v2                        # d v2/d b (+)
+        g_w = x * g_v1                    # d v1/d w (*)
+        g_x = w * g_v1                    # d v1/d x (*)
+        return v3, (g_x, g_w, g_b)
+    >>> value, (dx, dw, db) = program(0.5, 1.5, -0.25)    # plain floats in and out
 
 Running the program computes the same numbers as ``f`` followed by ``backward()``, bit
 for bit, without building a single Value: each line is one float operation, so it runs
@@ -70,7 +76,6 @@ _CALLED = {  # functions the generated code calls by these names
     "sigmoid": operators.sigmoid,
     "sin": math.sin,
     "cos": math.cos,
-    "abs": abs,
 }
 
 
@@ -322,8 +327,8 @@ class Program:
                 f"trace: an aux Value ({missing[0]!r}) is not part of the computation of "
                 "the value, so the program does not compute it"
             )
-        self._aux = aux
         self._aux_names = [name_of[v] for v in aux_values]
+        self._aux = _rebuild(aux, iter(self._aux_names))  # its shape, without the graph
         self._operations = _operations(out, args, self.parameters) if check else []
         parameter_names = [name_of[p] for p in self.parameters]
         # Only text is kept: the listing, the source, and the compiled parts.
