@@ -58,7 +58,7 @@ import numbers
 import re
 from collections.abc import Callable, Iterator, Sequence
 from functools import update_wrapper
-from typing import Any
+from typing import Any, NamedTuple
 
 from tinygrad_edu import engine, operators
 from tinygrad_edu.engine import Op, Value, enable_grad, topological_order
@@ -178,24 +178,14 @@ class _Names:
         return candidate
 
 
-class _Statement:
-    """One line of the program: ``target = expression`` and a comment for the listing."""
+class _Statement(NamedTuple):
+    """One line of the program: ``target = expression``, and a comment for the listing."""
 
-    __slots__ = ("target", "expression", "comment", "forward", "may_overflow")
-
-    def __init__(
-        self,
-        target: str,
-        expression: str,
-        comment: str,
-        forward: bool = False,
-        may_overflow: bool = False,
-    ) -> None:
-        self.target = target
-        self.expression = expression
-        self.comment = comment
-        self.forward = forward
-        self.may_overflow = may_overflow
+    target: str
+    expression: str
+    comment: str
+    forward: bool = False
+    may_overflow: bool = False  # see _MAY_OVERFLOW
 
 
 def _literal(c: float) -> str:
