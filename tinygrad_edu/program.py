@@ -203,7 +203,8 @@ def _wengert_list(
     receives the forward and derivative of any op without a rule in ``_RULES``.
     """
     statements = []
-    local_grads: dict[Value, str] = {}  # nodes whose op has no rule: their derivative tuple
+    keys: dict[Op, str] = {}  # ops without a rule: the names their functions are called by
+    local_grads: dict[Value, str] = {}  # nodes of such ops: their derivative tuple
     for node in order:  # forward: inputs first, each node after its parents
         if not node.parents:
             continue
@@ -217,7 +218,7 @@ def _wengert_list(
                 _Statement(name, rule[0](operands), comment, True, op in _MAY_OVERFLOW)
             )
             continue
-        key = f"_op{len(functions)}"  # the op's own rules, called by name
+        key = keys.setdefault(op, f"_op{len(keys)}")  # the op's own rules, called by name
         functions[f"{key}_forward"], functions[f"{key}_derivative"] = op.forward, op.derivative
         statements.append(
             _Statement(name, f"{key}_forward({', '.join(operands)})", comment, True, True)
@@ -269,6 +270,8 @@ class Program:
     argument. Leaves that ``f`` reads without receiving them as arguments (a model's
     parameters, listed in ``program.parameters``) are inputs too: their ``.data`` is read
     on every call and their ``.grad`` accumulates exactly as ``backward()`` would do it.
+    (So are leaves made inside ``f``, such as ``Value(2.0)``: their number is read the
+    same way, and it does not change.)
 
     ``print(program)`` shows the Wengert list, ``program.source`` the Python code that
     runs, ``len(program)`` the number of operations.
