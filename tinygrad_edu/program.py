@@ -179,13 +179,17 @@ class _Names:
 
 
 class _Statement(NamedTuple):
-    """One line of the program: ``target = expression``, and a comment for the listing."""
+    """One line of the program: ``target = expression`` (or ``+=``), and a comment."""
 
     target: str
     expression: str
     comment: str
     forward: bool = False
     may_overflow: bool = False  # see _MAY_OVERFLOW
+    assign: str = "="  # "+=" adds a contribution to an adjoint
+
+    def __str__(self) -> str:
+        return f"{self.target} {self.assign} {self.expression}"
 
 
 def _literal(c: float) -> str:
@@ -247,13 +251,11 @@ def _wengert_list(
                 contribution = rule[1](operands, out, i, g)
             else:
                 contribution = f"{local_grads[node]}[{i}] * {g}"
-            if parent in adjoint:
-                target = adjoint[parent]
-                contribution = f"{target} + {contribution}"
-            else:
-                target = adjoint[parent] = names.adjoint(name_of[parent])
-            local = f"d {out}/d {name_of[parent]}"
-            statements.append(_Statement(target, contribution, f"{local} ({node._op.name})"))
+            assign = "+=" if parent in adjoint else "="  # for floats, a += b is a = a + b
+            if parent not in adjoint:
+                adjoint[parent] = names.adjoint(name_of[parent])
+            comment = f"d {out}/d {name_of[parent]} ({node._op.name})"
+            statements.append(_Statement(adjoint[parent], contribution, comment, assign=assign))
     return statements, adjoint
 
 
@@ -338,7 +340,7 @@ class Program:
             if s.forward != forward:
                 forward = s.forward
                 lines.append("    # forward" if forward else "    # backward: adjoints, in reverse")
-            line = f"    {s.target} = {s.expression}"
+            line = f"    {s}"
             lines.append(f"{line:<36}  # {s.comment}")
         n_args = len(self.arg_names)
         grads = ", ".join(self._grad_names[:n_args]) + ("," if n_args == 1 else "")
@@ -364,7 +366,10 @@ class Program:
             written: set[str] = set()
             loads: dict[str, None] = {}  # names read before they are written in this part
             for statement in part:
-                for name in _IDENTIFIER.findall(statement.expression):
+                reads = _IDENTIFIER.findall(statement.expression)
+                if statement.assign == "+=":
+                    reads.append(statement.target)
+                for name in reads:
                     if (
                         name not in written
                         and name not in functions
@@ -481,7 +486,7 @@ def _part_source(
 ) -> str:
     """One compiled part: load from the tape, compute, store, return the overflow check."""
     body = [f"    {name} = t[{slots[name]}]" for name in loads]
-    body += [f"    {s.target} = {s.expression}" for s in part]
+    body += [f"    {s}" for s in part]
     body += [f"    t[{slots[name]}] = {name}" for name in stores]
     checked = [s.target for s in part if s.may_overflow]
     body.append(f"    return sum(({', '.join(checked)}{',' if checked else ''}))")
