@@ -162,6 +162,46 @@ def test_parameters_accumulate_as_backward_does(recipe, start, numbers) -> None:
         )
 
 
+# One function per op of the table (and the fused weighted sum), each at points that
+# take every branch of its rule (relu and abs at 0, a power of 0, ...).
+EVERY_OP = [
+    (lambda x, y: x + y, [(1.5, -2.0)]),
+    (lambda x, y: x - y, [(1.5, -2.0)]),
+    (lambda x, y: 2.5 - x * y, [(1.5, -2.0)]),
+    (lambda x, y: x * y * x, [(1.5, -2.0), (0.0, 3.0)]),
+    (lambda x, y: x / y, [(1.5, -2.0)]),
+    (lambda x, y: 3.0 / (x * y), [(1.5, -2.0)]),
+    (lambda x, y: x**y, [(1.5, -2.0), (0.0, 0.5), (0.0, 2.0)]),
+    (lambda x, y: (x * y) ** 3.0 + x**0.5 + y**0.0, [(1.5, 2.0), (0.0, 2.0)]),
+    (lambda x, y: 2.0**x + 0.0**y, [(1.5, 2.0)]),
+    (lambda x, y: -(x * y), [(1.5, -2.0)]),
+    (lambda x, y: abs(x) * y, [(1.5, -2.0), (0.0, 1.0), (-1.0, 1.0)]),
+    (lambda x, y: (x * y).exp(), [(1.5, -2.0)]),
+    (lambda x, y: (x * y).log(), [(1.5, 2.0)]),
+    (lambda x, y: (x * y).sqrt(), [(1.5, 2.0), (0.0, 2.0)]),
+    (lambda x, y: (x * y).tanh(), [(1.5, -2.0), (20.0, 1.0)]),
+    (lambda x, y: (x * y).sigmoid(), [(1.5, -2.0), (-800.0, 1.0)]),
+    (lambda x, y: (x * y).relu() * y, [(1.5, -2.0), (1.5, 2.0), (0.0, 2.0)]),
+    (lambda x, y: (x * y).leaky_relu(0.1), [(1.5, -2.0), (1.5, 2.0)]),
+    (lambda x, y: (x * y).sin(), [(1.5, -2.0)]),
+    (lambda x, y: (x * y).cos(), [(1.5, -2.0)]),
+    (lambda x, y: weighted_sum([x, y], [0.5, -3.0], x * y), [(1.5, -2.0)]),
+    (lambda x, y: weighted_sum([x, y], [y, 2.0], x), [(1.5, -2.0)]),
+]
+
+
+def test_every_op_of_the_table_is_bit_identical_to_eager() -> None:
+    seen = set()
+    for f, points in EVERY_OP:
+        program = tg.trace(f, 0.75, 1.25)
+        for point in points:
+            assert compiled(program, *point) == eager(f, *point), (program, point)
+        x, y = Value(0.75), Value(1.25)
+        seen.update(node.operation for node in tg.topological_order(f(x, y)) if node.parents)
+    missing = (set(engine.OPS) | {engine.WEIGHTED_SUM}) - seen
+    assert not missing, f"add a function using {missing} to EVERY_OP"
+
+
 def test_a_user_defined_op_runs_through_its_own_rules() -> None:
     cube = engine.Op("cube", lambda x: x * x * x, lambda x, out: (3.0 * x * x,))
 
