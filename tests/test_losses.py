@@ -56,39 +56,25 @@ def test_hinge_loss_matches_pytorch(torch, pairs, zero_one: bool) -> None:
     assert_matches(torch, losses.hinge_loss(leaves, labels), leaves, reference, tensor)
 
 
-@given(pairs=st.lists(st.tuples(logit, st.sampled_from([0, 1])), min_size=1, max_size=6))
-def test_binary_cross_entropy_with_logits_matches_pytorch(torch, pairs) -> None:
+# Target kinds binary cross-entropy takes: how to draw one, and the probability it means.
+BCE_TARGETS = {
+    "labels 0/1": (st.sampled_from([0, 1]), lambda t: t),
+    "probabilities": (st.floats(0.0, 1.0), lambda t: t),
+    "labels -1/+1": (st.sampled_from([-1, 1]), lambda t: (t + 1) / 2),
+}
+
+
+@pytest.mark.parametrize("kind", BCE_TARGETS)
+@given(data=st.data())
+def test_binary_cross_entropy_with_logits_matches_pytorch(torch, kind, data) -> None:
+    target, as_probability = BCE_TARGETS[kind]
+    pairs = data.draw(st.lists(st.tuples(logit, target), min_size=1, max_size=6))
     logits, targets = [z for z, _ in pairs], [y for _, y in pairs]
     leaves, tensor = leaves_and_tensor(torch, logits)
     reference = torch.nn.functional.binary_cross_entropy_with_logits(
-        tensor, torch.tensor(targets, dtype=torch.float64)
+        tensor, torch.tensor([as_probability(y) for y in targets], dtype=torch.float64)
     )
     loss = losses.binary_cross_entropy_with_logits(leaves, targets)
-    assert_matches(torch, loss, leaves, reference, tensor)
-
-
-probability = st.floats(0.0, 1.0)
-
-
-@given(pairs=st.lists(st.tuples(logit, probability), min_size=1, max_size=6))
-def test_binary_cross_entropy_takes_probabilities_as_targets_like_pytorch(torch, pairs) -> None:
-    logits, targets = [z for z, _ in pairs], [y for _, y in pairs]
-    leaves, tensor = leaves_and_tensor(torch, logits)
-    reference = torch.nn.functional.binary_cross_entropy_with_logits(
-        tensor, torch.tensor(targets, dtype=torch.float64)
-    )
-    loss = losses.binary_cross_entropy_with_logits(leaves, targets)
-    assert_matches(torch, loss, leaves, reference, tensor)
-
-
-@given(pairs=st.lists(st.tuples(logit, st.sampled_from([-1, 1])), min_size=1, max_size=6))
-def test_binary_cross_entropy_reads_minus_1_plus_1_labels_as_0_1(torch, pairs) -> None:
-    logits, signs = [z for z, _ in pairs], [y for _, y in pairs]
-    leaves, tensor = leaves_and_tensor(torch, logits)
-    reference = torch.nn.functional.binary_cross_entropy_with_logits(
-        tensor, torch.tensor([(y + 1) / 2 for y in signs], dtype=torch.float64)
-    )
-    loss = losses.binary_cross_entropy_with_logits(leaves, signs)
     assert_matches(torch, loss, leaves, reference, tensor)
 
 
