@@ -428,8 +428,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise _InputError(str(error)) from None
     # what the training run recorded (the file is valid JSON: nn.load has read it)
-    recorded = json.loads(args.model.read_text(encoding="utf-8")).get("metadata", {})
-    setup = recorded.get("training", {}) if isinstance(recorded, dict) else {}
+    metadata = json.loads(args.model.read_text(encoding="utf-8")).get("metadata", {})
+    setup = metadata.get("training")
+    if not isinstance(setup, dict):  # a file from nn.save, without a training record
+        setup = {}
     dataset = args.dataset or setup.get("dataset", "moons")
     samples = args.samples or setup.get("samples", 100)
     seed = setup.get("seed", 0) if args.seed is None else args.seed

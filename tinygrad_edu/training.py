@@ -38,7 +38,7 @@ from tinygrad_edu.engine import Operand, Value, no_grad
 from tinygrad_edu.nn import Module
 from tinygrad_edu.optim import Adam, Optimizer
 
-__all__ = ["LOSSES", "accuracy", "fit", "predict"]
+__all__ = ["DIVERGENCE_FACTOR", "LOSSES", "accuracy", "fit", "predict"]
 
 Output = Value | list[Value]
 LossFunction = Callable[[list[Output], Sequence], Value]
