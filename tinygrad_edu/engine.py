@@ -389,6 +389,8 @@ def _unary_method(op: Op, doc: str) -> Callable[[Value], Value]:
     forward, derivative = op.forward, op.derivative
 
     def method(self: Value) -> Value:
+        if type(self) is not Value:  # a subclass (a dual number) applies ops its own way
+            return self.apply_op(op, (self,))
         x = self.data
         out = forward(x)
         return _node(out, op, (self,), derivative(x, out))
@@ -406,6 +408,8 @@ def _binary_method(op: Op, doc: str) -> Callable[[Value, Operand], Value]:
     forward, derivative = op.forward, op.derivative
 
     def method(self: Value, other: Operand) -> Value:
+        if type(self) is not Value:  # a subclass (a dual number) applies ops its own way
+            return self.apply_op(op, (self, other))
         x = self.data
         if isinstance(other, Value):
             y = other.data

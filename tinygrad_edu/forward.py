@@ -302,27 +302,10 @@ Dual.sigmoid = _unary(SIGMOID, "logistic sigmoid")
 Dual.relu = _unary(RELU, "max(0, x)")
 Dual.sin = _unary(SIN, "sine")
 Dual.cos = _unary(COS, "cosine")
-_power_of_value = _binary(POW)
-_power_of_number = _binary(POW_CONST)
-_leaky_relu = _binary(LEAKY_RELU)
-
-
-def _power(self: Dual, exponent: object) -> Dual:
-    """x ** y: ``POW`` for a Value exponent, ``POW_CONST`` for a plain number."""
-    if isinstance(exponent, Value):
-        return _power_of_value(self, exponent)
-    return _power_of_number(self, exponent)
-
-
-def _leaky(self: Dual, slope: float = 0.01) -> Dual:
-    """x for x > 0, else slope * x."""
-    if isinstance(slope, bool) or not isinstance(slope, numbers.Real):
-        raise TypeError(f"leaky_relu: slope must be a real number, got {type(slope).__name__}")
-    return _leaky_relu(self, slope)
-
-
-Dual.__pow__ = _power
-Dual.leaky_relu = _leaky
+# Value.__pow__ and Value.leaky_relu check their argument, then call these.
+Dual._power_of_value = _binary(POW)
+Dual._power_of_number = _binary(POW_CONST)
+Dual._leaky_relu = _binary(LEAKY_RELU)
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -351,8 +334,12 @@ def _as_tuple(owner: str, name: str, xs: object) -> tuple:
 
 
 def _outputs(owner: str, out: object) -> tuple[list, bool]:
-    """f's result as a list of outputs, and whether it was a single Value."""
-    if isinstance(out, Value):
+    """f's result as a list of outputs, and whether it was a single one.
+
+    A plain number is allowed as a constant output (derivative 0), as ``grad`` allows:
+    a nested jvp may find that its tangent is a plain 0.0.
+    """
+    if isinstance(out, Value) or _is_number(out):
         return [out], True
     if isinstance(out, (list, tuple)) and out:
         for k, o in enumerate(out):
