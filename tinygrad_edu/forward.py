@@ -267,12 +267,24 @@ def _binary(op: Op, swapped: Op | None = None, doc: str = "") -> Callable[[Dual,
     forward, derivative = op.forward, op.derivative
 
     def method(self: Dual, other: object) -> Dual:
+        x = self.primal
+        if type(other) is Dual and not swapped:
+            y = other.primal
+            if (other.tag != self.tag or type(x) is not float or type(y) is not float
+                    or is_grad_enabled()):  # fmt: skip
+                return _apply(op, (self, other))
+            out = forward(x, y)  # two dual numbers of the same jvp: the common case
+            if not _isfinite(out):
+                _float_forward(op, (x, y))  # raises, naming the op
+            dx, dy = derivative(x, y, out)
+            tx, ty = _times(dx, self.tangent), _times(dy, other.tangent)
+            tangent = tx if ty is None else (ty if tx is None else tx + ty)
+            return _dual(out, tangent, self.tag)
         if isinstance(other, Value):
             return _apply(swapped or op, (other, self) if swapped else (self, other))
         c = _constant(op, other)
         if c is None:
             return NotImplemented
-        x = self.primal
         if type(x) is not float or is_grad_enabled():
             return _apply(op, (self, c))
         out = forward(x, c)
