@@ -114,22 +114,24 @@ def main() -> None:
           f"{'forward':>9}")  # fmt: skip
     cost_repeats = max(3, repeats // 4)
     for n in (2, 8, 32, 128):
-        point = [0.01 * (i + 1) for i in range(n)]
-        everything = tuple(range(n))
-        row = [
-            median_time(lambda: jacobian(many_inputs, everything)(*point), cost_repeats),
-            median_time(
-                lambda: jacobian(many_inputs, everything, mode="forward")(*point), cost_repeats
-            ),
-            median_time(lambda: jacobian(lambda x: many_outputs(x, n))(0.5), cost_repeats),
-            median_time(
-                lambda: jacobian(lambda x: many_outputs(x, n), mode="forward")(0.5), cost_repeats
-            ),
-        ]
-        print(
-            f"   {n:>4}  {row[0] * 1e3:>16.2f}  {row[1] * 1e3:>9.2f}  {row[2] * 1e3:>16.2f}  "
-            f"{row[3] * 1e3:>9.2f}"
-        )
+        row = [seconds * 1e3 for seconds in full_derivative_times(n, cost_repeats)]
+        print(f"   {n:>4}  {row[0]:>16.2f}  {row[1]:>9.2f}  {row[2]:>16.2f}  {row[3]:>9.2f}")
+
+
+def full_derivative_times(n: int, repeats: int) -> list[float]:
+    """Median seconds for the full Jacobian: R^n -> R both ways, then R -> R^n both ways."""
+    point = [0.01 * (i + 1) for i in range(n)]
+    everything = tuple(range(n))
+
+    def outputs(x: Value) -> list[Value]:
+        return many_outputs(x, n)
+
+    return [
+        median_time(lambda: jacobian(many_inputs, everything)(*point), repeats),
+        median_time(lambda: jacobian(many_inputs, everything, mode="forward")(*point), repeats),
+        median_time(lambda: jacobian(outputs)(0.5), repeats),
+        median_time(lambda: jacobian(outputs, mode="forward")(0.5), repeats),
+    ]
 
 
 if __name__ == "__main__":
