@@ -120,7 +120,7 @@ class Dual(Value):
 def _dual(primal: float | Value, tangent: float | Value, tag: int) -> Dual:
     """A new Dual, built directly (the engine builds its nodes the same way)."""
     d = _new(Dual)
-    d.data = primal if type(primal) is float else primal.data
+    d._data = primal if type(primal) is float else primal._data
     d.primal = primal
     d.tangent = tangent
     d.tag = tag
@@ -198,7 +198,7 @@ def _apply(op: Op, operands: Sequence[object], checked: bool = False) -> Dual:
             last_value = i
         elif isinstance(x, Value):
             # A plain Value (a weight) is only a number here unless a graph is wanted.
-            primals.append(x.data if type(x) is Value and not recording else x)
+            primals.append(x._data if type(x) is Value and not recording else x)
             tangents.append(None)
             last_value = i
         else:

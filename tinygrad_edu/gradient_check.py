@@ -36,7 +36,8 @@ def _as_input(x: object) -> float:
 
 def _evaluate(f: Callable[..., Value | float], point: list[float]) -> float:
     with no_grad():
-        return float(f(*(Value(x) for x in point)))
+        out = f(*(Value(x) for x in point))
+    return out.item() if isinstance(out, Value) else float(out)
 
 
 def numerical_gradient(
