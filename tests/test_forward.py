@@ -152,11 +152,12 @@ def test_grad_of_a_jvp_differentiates_the_tangent(x) -> None:
 
 
 def test_forward_mode_passes_nothing_along_an_edge_whose_derivative_is_zero() -> None:
-    # relu after sqrt at 0: the infinite slope of sqrt meets relu's 0.0, as in backward()
-    f = lambda x: x.sqrt().relu() + x  # noqa: E731
-    x = Value(0.0)
-    f(x).backward()
-    assert jvp(f, (0.0,), (1.0,))[1] == x.grad == 1.0
+    # sqrt after relu at x <= 0: sqrt's infinite slope meets relu's 0.0; no nan either way
+    f = lambda x: x.relu().sqrt() + x  # noqa: E731
+    for at in (0.0, -1.0):
+        x = Value(at)
+        f(x).backward()
+        assert jvp(f, (at,), (1.0,))[1] == x.grad == 1.0
     # an infinite slope on an input that is not moving stays out of the other columns
     g = lambda a, b: a + b.sqrt()  # noqa: E731
     assert jacobian(g, (0, 1), mode="forward")(2.0, 0.0) == [[1.0, math.inf]]
