@@ -970,11 +970,14 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
             f"weighted_sum: {len(weights)} weights but {len(inputs)} inputs; they must match"
         )
     parents = (*weights, bias)
+    subclass = False  # a Value subclass (forward mode's dual number) applies the op its own way
     for p in parents:
-        if not isinstance(p, Value):
-            raise TypeError(
-                f"weighted_sum: weights and bias must be Values, got {type(p).__name__}"
-            )
+        if type(p) is not Value:
+            if not isinstance(p, Value):
+                raise TypeError(
+                    f"weighted_sum: weights and bias must be Values, got {type(p).__name__}"
+                )
+            subclass = True
     n_values = sum(isinstance(x, Value) for x in inputs)
     if n_values == 0:  # a data point: the inputs stay constants of the node
         constants = tuple(_as_float(x, "weighted_sum") for x in inputs)
@@ -991,8 +994,9 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
             inputs = [x if isinstance(x, Value) else Value(x) for x in inputs]
         parents += tuple(inputs)
         operands = [p._data for p in parents]
-    if not all(type(p) is Value for p in parents):  # a Value subclass (a dual number)
-        return WEIGHTED_SUM(*parents, *constants)  # applies the op its own way
+        subclass = subclass or any(type(x) is not Value for x in inputs)
+    if subclass:
+        return WEIGHTED_SUM(*parents, *constants)
     out = _weighted_sum_forward(*operands)
     local_grads = _weighted_sum_derivative(*operands, out)[: len(parents)]  # none for constants
     return _node(out, WEIGHTED_SUM, parents, local_grads, constants)
