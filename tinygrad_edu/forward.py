@@ -87,9 +87,11 @@ class Dual(Value):
     """A dual number ``primal + tangent·ε`` made by :func:`jvp`: a value and its rate of change.
 
     ``primal`` is what the Value would hold (a float, or a Value when the inputs are
-    Values); ``tangent`` is d primal / d ε, the derivative along the jvp's direction;
-    ``data`` is the plain number underneath. Every operation gives a new Dual whose
-    tangent is ``sum(local derivative * operand tangent)``, from the engine's op table.
+    Values); ``tangent`` is d primal / d ε, the derivative along the jvp's direction
+    (``None`` where that direction does not reach at all, which is cheaper than 0.0 and
+    never turns an infinite slope into a nan); ``data`` is the plain number underneath.
+    Every operation gives a new Dual whose tangent is ``sum(local derivative * operand
+    tangent)``, from the engine's op table.
 
     **Tags keep nested jvps apart.** In ``d/dx [x * (d/dy (x + y))]`` the inner jvp must
     treat ``x`` as a constant: its derivative is 1, so the answer is 1. Naive dual
