@@ -26,13 +26,16 @@ from tinygrad_edu.engine import (
 from tinygrad_edu.forward import hessian, jacobian, jvp, vjp
 from tinygrad_edu.functional import grad, gradients, value_and_grad
 from tinygrad_edu.gradient_check import GradcheckError, gradcheck
+from tinygrad_edu.program import Program, compile, trace
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckError",
     "Op",
+    "Program",
     "Value",
+    "compile",
     "datasets",
     "enable_grad",
     "grad",
@@ -47,6 +50,7 @@ __all__ = [
     "no_grad",
     "optim",
     "topological_order",
+    "trace",
     "training",
     "value_and_grad",
     "viz",
