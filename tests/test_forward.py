@@ -16,12 +16,14 @@ from tinygrad_edu import (
     GradcheckError,
     Op,
     Value,
+    compile,
     grad,
     gradcheck,
     hessian,
     jacobian,
     jvp,
     no_grad,
+    trace,
     viz,
     vjp,
 )
@@ -350,3 +352,12 @@ def test_an_op_is_checked_when_made_and_when_called() -> None:
 def test_bad_input_is_named(call, error, message) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+def test_an_op_of_your_own_is_traced_and_compiled_like_a_built_in_one() -> None:
+    f = lambda a, b: softplus(a * b) * b  # noqa: E731
+    x, y = Value(0.3), Value(-1.2)
+    out = f(x, y)
+    out.backward()
+    assert compile(f)(0.3, -1.2) == (out.data, (x.grad, y.grad))  # bit-identical
+    assert "softplus" in str(trace(f, 0.3, -1.2))
