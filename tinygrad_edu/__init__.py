@@ -11,12 +11,14 @@
 is 1 - y².
 
 The package, from the bottom up: ``operators`` (float kernels) → ``engine`` (Value and
-backward) → ``functional`` (grad) and ``gradient_check`` → ``nn``, ``losses``, ``optim``,
+backward) → ``functional`` (grad), ``forward`` (jvp, vjp, jacobian, hessian) and
+``gradient_check`` → ``nn``, ``losses``, ``optim``,
 ``datasets``, ``training`` → ``viz`` (pictures) → ``cli`` (the command line).
 """
 
 from tinygrad_edu import datasets, losses, nn, optim, training, viz
 from tinygrad_edu.engine import (
+    Op,
     Value,
     enable_grad,
     is_grad_enabled,
@@ -24,6 +26,7 @@ from tinygrad_edu.engine import (
     topological_order,
     weighted_sum,
 )
+from tinygrad_edu.forward import hessian, jacobian, jvp, vjp
 from tinygrad_edu.functional import grad, gradients, value_and_grad
 from tinygrad_edu.gradient_check import GradcheckError, gradcheck
 from tinygrad_edu.program import Program, compile, trace
@@ -32,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckError",
+    "Op",
     "Program",
     "Value",
     "compile",
@@ -40,7 +44,10 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradients",
+    "hessian",
     "is_grad_enabled",
+    "jacobian",
+    "jvp",
     "losses",
     "nn",
     "no_grad",
@@ -50,5 +57,6 @@ __all__ = [
     "training",
     "value_and_grad",
     "viz",
+    "vjp",
     "weighted_sum",
 ]

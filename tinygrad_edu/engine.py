@@ -181,7 +181,23 @@ class Op:
     ``derivative(*operands, out)`` returns ``d out / d operand`` for each operand that
     may need a gradient. The operands are floats in an ordinary backward pass and
     Values when nested :func:`grad` needs the derivative as a graph, so derivative
-    rules stick to arithmetic and the helpers ``_cos``, ``_sin`` and ``_log``.
+    rules stick to arithmetic and Value methods (``x.exp()``, not ``math.exp(x)``).
+
+    Every built-in operation is an ``Op`` (the table below), and so can yours: an Op
+    is callable and makes graph nodes like the built-in ones, which backward(), grad,
+    forward mode, gradcheck and the pictures (its name on the node) all understand.
+
+    >>> softplus = Op(
+    ...     "softplus",
+    ...     lambda x: math.log1p(math.exp(x)),          # log(1 + e**x), on floats
+    ...     lambda x, out: (1.0 - math.e ** -out,),     # its slope, sigmoid(x), from out
+    ... )
+    >>> y = softplus(Value(0.0))
+    >>> y.op, round(y.data, 6), round(y.local_grads[0], 12)
+    ('softplus', 0.693147, 0.5)
+
+    The derivative above is written with arithmetic only, so it also runs on Values and
+    nested :func:`grad` can differentiate it again.
     """
 
     __slots__ = ("name", "forward", "derivative", "reflected")
@@ -193,10 +209,85 @@ class Op:
         derivative: Callable[..., tuple],
         reflected: bool = False,
     ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Op: name must be a non-empty str, got {name!r}")
+        for argument, rule in (("forward", forward), ("derivative", derivative)):
+            if not callable(rule):
+                raise TypeError(
+                    f"Op {name!r}: {argument} must be a function, got {type(rule).__name__}"
+                )
         self.name = name
         self.forward = forward
         self.derivative = derivative
         self.reflected = reflected  # the plain number is the left operand: c - x, c / x, c ** x
+
+    def __call__(self, *operands: Operand) -> Value:
+        """Apply the operation to Values and plain numbers and return the output Value.
+
+        Plain numbers after the last Value stay constants of the node (as the 3 in
+        ``x * 3``); a plain number before a Value becomes a leaf. With only plain
+        numbers the result is a leaf. A Value subclass that evaluates operations its
+        own way (forward mode's dual numbers) provides ``apply_op(op, operands)``.
+        """
+        if not operands:
+            raise TypeError(f"Op {self.name!r}: give at least one operand")
+        last_value = -1
+        for i, x in enumerate(operands):
+            if isinstance(x, Value):
+                apply_op = getattr(x, "apply_op", None)
+                if apply_op is not None:
+                    return apply_op(self, operands)
+                last_value = i
+            elif _as_float(x) is None or isinstance(x, bool):
+                raise TypeError(
+                    f"Op {self.name!r}: operands must be numbers or Values, got {type(x).__name__}"
+                )
+        parents = tuple(x if isinstance(x, Value) else Value(x) for x in operands[: last_value + 1])
+        constants = tuple(_as_float(x, repr(self.name)) for x in operands[last_value + 1 :])
+        for c in constants:
+            if not _isfinite(c):
+                raise ValueError(f"Op {self.name!r}: the plain-number operand {c!r} is not finite")
+        numbers_in = [p._data for p in parents] + list(constants)
+        out = self.forward(*numbers_in)
+        if isinstance(out, bool) or not isinstance(out, numbers.Real) or isinstance(out, Value):
+            raise TypeError(
+                f"Op {self.name!r}: forward must return a number, got {type(out).__name__}"
+            )
+        out = float(out)
+        # with plain numbers only, the first operand stands for the variable
+        local_grads = self.checked_derivative(numbers_in, out, max(len(parents), 1))
+        if not parents:
+            if not _isfinite(out):
+                raise OverflowError(f"{self.name!r} of {tuple(numbers_in)!r} gives {out!r}")
+            return Value(out)
+        return _node(out, self, parents, local_grads, constants)
+
+    def checked_derivative(self, operands: Sequence[object], out: object, n_parents: int) -> tuple:
+        """``derivative(*operands, out)``, checked: one number (or Value) per operand.
+
+        A rule may leave out trailing operands that are plain numbers (the constants),
+        so it must give at least ``n_parents`` local derivatives and at most one per
+        operand. Returns the first ``n_parents`` of them. Any other answer is an error
+        naming the op, so a slip in a rule of your own fails where it is.
+        """
+        result = self.derivative(*operands, out)
+        if not isinstance(result, (tuple, list)):
+            raise TypeError(
+                f"Op {self.name!r}: derivative must return a tuple of local derivatives, "
+                f"one per operand, got {type(result).__name__}"
+            )
+        if not n_parents <= len(result) <= len(operands):
+            raise ValueError(
+                f"Op {self.name!r}: derivative returned {len(result)} local derivatives "
+                f"for {len(operands)} operand(s); it must return one per operand"
+            )
+        for d in result[:n_parents]:
+            if isinstance(d, bool) or not isinstance(d, (numbers.Real, Value)):
+                raise TypeError(
+                    f"Op {self.name!r}: a local derivative must be a number or a Value, "
+                    f"got {type(d).__name__}"
+                )
+        return tuple(result[:n_parents])
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -423,6 +514,8 @@ def _unary_method(op: Op, doc: str) -> Callable[[Value], Value]:
     forward, derivative = op.forward, op.derivative
 
     def method(self: Value) -> Value:
+        if type(self) is not Value:  # a subclass (a dual number) applies ops its own way
+            return self.apply_op(op, (self,))
         x = self._data
         out = forward(x)
         return _node(out, op, (self,), derivative(x, out))
@@ -440,6 +533,8 @@ def _binary_method(op: Op, doc: str) -> Callable[[Value, Operand], Value]:
     forward, derivative = op.forward, op.derivative
 
     def method(self: Value, other: Operand) -> Value:
+        if type(self) is not Value:  # a subclass (a dual number) applies ops its own way
+            return self.apply_op(op, (self, other))
         x = self._data
         if isinstance(other, Value):
             y = other._data
@@ -888,11 +983,14 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
             f"weighted_sum: {len(weights)} weights but {len(inputs)} inputs; they must match"
         )
     parents = (*weights, bias)
+    subclass = False  # a Value subclass (forward mode's dual number) applies the op its own way
     for p in parents:
-        if not isinstance(p, Value):
-            raise TypeError(
-                f"weighted_sum: weights and bias must be Values, got {type(p).__name__}"
-            )
+        if type(p) is not Value:
+            if not isinstance(p, Value):
+                raise TypeError(
+                    f"weighted_sum: weights and bias must be Values, got {type(p).__name__}"
+                )
+            subclass = True
     n_values = sum(isinstance(x, Value) for x in inputs)
     if n_values == 0:  # a data point: the inputs stay constants of the node
         constants = tuple(_as_float(x, "weighted_sum") for x in inputs)
@@ -909,6 +1007,9 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
             inputs = [x if isinstance(x, Value) else Value(x) for x in inputs]
         parents += tuple(inputs)
         operands = [p._data for p in parents]
+        subclass = subclass or any(type(x) is not Value for x in inputs)
+    if subclass:
+        return WEIGHTED_SUM(*parents, *constants)
     out = _weighted_sum_forward(*operands)
     local_grads = _weighted_sum_derivative(*operands, out)[: len(parents)]  # none for constants
     return _node(out, WEIGHTED_SUM, parents, local_grads, constants)

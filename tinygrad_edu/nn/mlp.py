@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
+from operator import methodcaller
 
 from tinygrad_edu._checks import check_int, random_generator
 from tinygrad_edu.engine import Operand, Value, weighted_sum
@@ -48,11 +49,13 @@ __all__ = ["ACTIVATIONS", "MLP", "Layer", "Neuron"]
 # --------------------------------------------------------------------------- activations
 
 #: Activation name -> the function applied to the weighted sum (None: "linear", no function).
+# Called as methods (v.relu()), not as Value.relu(v), so a Value subclass such as forward
+# mode's dual number applies its own version.
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
-    "relu": Value.relu,
-    "leaky_relu": Value.leaky_relu,  # slope 0.01
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
+    "relu": methodcaller("relu"),
+    "leaky_relu": methodcaller("leaky_relu"),  # slope 0.01
+    "tanh": methodcaller("tanh"),
+    "sigmoid": methodcaller("sigmoid"),
     "linear": None,
 }
 
