@@ -15,9 +15,11 @@ backward) → ``functional`` (grad) and ``gradient_check`` → ``nn``, ``losses`
 from tinygrad_edu import datasets, losses, nn, optim, training, viz
 from tinygrad_edu.engine import (
     Value,
+    dot,
     enable_grad,
     is_grad_enabled,
     no_grad,
+    sum_values,
     topological_order,
     weighted_sum,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "GradcheckError",
     "Value",
     "datasets",
+    "dot",
     "enable_grad",
     "grad",
     "gradcheck",
@@ -39,6 +42,7 @@ __all__ = [
     "nn",
     "no_grad",
     "optim",
+    "sum_values",
     "topological_order",
     "training",
     "value_and_grad",

@@ -17,7 +17,7 @@ weight infinite (both typically come from too large a learning rate): it raises
 ``FloatingPointError`` naming the parameter *before* changing anything, so the model
 and the optimizer's own state are left as they were, instead of filled with NaN.
 
-A learning-rate schedule (:class:`StepLR`, :class:`CosineAnnealingLR`) changes
+A learning-rate schedule (:class:`StepLR`, :class:`CosineAnnealingLR`, :class:`LinearLR`) changes
 ``optimizer.lr`` between steps; call its ``step()`` once per optimizer step (or epoch).
 """
 
@@ -30,7 +30,15 @@ from tinygrad_edu._checks import check_int, check_real
 from tinygrad_edu.engine import Value
 from tinygrad_edu.nn import Module
 
-__all__ = ["SGD", "Adam", "CosineAnnealingLR", "LRScheduler", "Optimizer", "StepLR"]
+__all__ = [
+    "SGD",
+    "Adam",
+    "CosineAnnealingLR",
+    "LRScheduler",
+    "LinearLR",
+    "Optimizer",
+    "StepLR",
+]
 
 
 class Optimizer:
@@ -75,6 +83,8 @@ class Optimizer:
 
         ``problem`` says what is wrong, with ``{name}`` and ``{x}`` filled in.
         """
+        if all(map(math.isfinite, numbers)):  # the usual case, checked in one pass
+            return
         for i, x in enumerate(numbers):
             if not math.isfinite(x):
                 p = self.params[i]
@@ -267,3 +277,21 @@ class CosineAnnealingLR(LRScheduler):
         return (
             self.eta_min + (self.base_lr - self.eta_min) * (1.0 + math.cos(math.pi * progress)) / 2
         )
+
+
+class LinearLR(LRScheduler):
+    """Lower the learning rate in a straight line from ``base_lr`` to 0 over ``total_steps``.
+
+    ``lr = base_lr * (1 - epoch / total_steps)``: the first step uses ``base_lr``, the
+    last one ``base_lr / total_steps``, and after ``total_steps`` epochs it stays 0. Small
+    steps at the end let the weights settle instead of jumping around a minimum (the
+    schedule of the classic scalar GPT recipe; ``torch.optim.lr_scheduler.LinearLR``
+    with ``start_factor=1``, ``end_factor=0``, ``total_iters=total_steps``).
+    """
+
+    def __init__(self, optimizer: Optimizer, total_steps: int) -> None:
+        super().__init__(optimizer)
+        self.total_steps = check_int("LinearLR", "total_steps", total_steps)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * (1.0 - min(epoch, self.total_steps) / self.total_steps)
