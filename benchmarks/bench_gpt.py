@@ -10,10 +10,11 @@ node, a recursive topological sort, and every dot product and sum written as sep
 multiplications and additions (``sum(w * x for ...)``). It runs the same recipe from
 the same weights (ours, copied through ``parameters()`` order).
 
-Checked first: both engines train on the same 50 names, step by step, and their losses
-agree to 1e-9 relative at every step. Timed: the median time of a training step over
-those steps (names differ in length, so both see the same sequence), and of each
-phase; the graph's size; the peak memory of one step (tracemalloc).
+Checked: both engines train on the same 50 names, step by step, and their losses agree
+to 1e-9 relative at every step. Timed: the median time of a training step over those
+steps, and of each phase (the engines take turns, one step each, so that a shared
+machine's changing load falls on both alike); the graph's size; the peak memory of one
+step (tracemalloc).
 
 Run: ``python benchmarks/bench_gpt.py [--steps 50]``.
 """
@@ -228,14 +229,10 @@ def our_steps(model: GPT, names: list[list[int]]):
         yield loss.data, forward - start, backward - forward, time.perf_counter() - backward
 
 
-def run(steps: Callable, model, names: list[list[int]]) -> tuple[list[float], list[float]]:
-    """Train, returning the losses and the median time of a step and of each phase."""
-    gc.collect()
-    rows = list(steps(model, names))
-    step_times = [sum(row[1:]) for row in rows]
-    medians = [statistics.median(step_times)]
-    medians += [statistics.median(column) for column in list(zip(*rows))[1:]]
-    return [row[0] for row in rows], medians
+def medians(rows: list[tuple[float, ...]]) -> list[float]:
+    """The median time of a whole step, then of each phase, over ``(loss, *phases)`` rows."""
+    columns = list(zip(*rows))[1:]
+    return [statistics.median(map(sum, zip(*columns)))] + [statistics.median(c) for c in columns]
 
 
 def peak_memory(loss_of: Callable[[], object]) -> int:
@@ -282,8 +279,11 @@ def main() -> None:
     for p in theirs.params:
         p.grad = 0.0
 
-    classic_losses, classic_times = run(classic_steps, theirs, names)
-    our_losses, our_times = run(our_steps, ours, names)
+    # The engines take turns, one step each, so that both see the same load on the machine.
+    gc.collect()
+    rows = list(zip(classic_steps(theirs, names), our_steps(ours, names)))
+    classic_losses, our_losses = ([row[k][0] for row in rows] for k in (0, 1))
+    classic_times, our_times = (medians([row[k] for row in rows]) for k in (0, 1))
     worst = max(abs(a - b) / abs(a) for a, b in zip(classic_losses, our_losses))
     assert worst <= 1e-9, f"the losses differ by {worst:.2e} relative"
     print(

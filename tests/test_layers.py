@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, dot, grad, sum_values
+from tinygrad_edu import Value, dot, grad, matvec, sum_values
 from tinygrad_edu.nn import (
     CausalSelfAttention,
     Embedding,
@@ -76,6 +76,19 @@ def test_sum_values_is_bit_identical_to_left_to_right_additions(numbers, upstrea
     assert [bits(x.grad) for x in fused_xs] == [bits(x.grad) for x in plain_xs]
 
 
+@given(st.lists(st.lists(finite, min_size=3, max_size=3), min_size=1, max_size=4))
+def test_matvec_is_dot_row_by_row(rows):
+    x_numbers = [0.5, -2.0, 3.0]
+    w, x = [leaves(row) for row in rows], leaves(x_numbers)
+    w2, x2 = [leaves(row) for row in rows], leaves(x_numbers)
+    outs, expected = matvec(w, x), [dot(row, x2) for row in w2]
+    sum_values(outs).backward()
+    sum_values(expected).backward()
+    assert [bits(y.data) for y in outs] == [bits(y.data) for y in expected]
+    assert [bits(v.grad) for v in x] == [bits(v.grad) for v in x2]
+    assert [bits(p.grad) for row in w for p in row] == [bits(p.grad) for row in w2 for p in row]
+
+
 def test_dot_of_a_vector_with_itself_counts_both_uses():
     """d/dx (x·x) = 2x: the same Value in both lists receives both shares."""
     xs = leaves([3.0, -2.0])
@@ -100,6 +113,10 @@ def test_fused_node_errors_name_the_operation():
         dot([], [])
     with pytest.raises(TypeError, match="dot: expected Values, got float"):
         dot(leaves([1.0, 2.0]), [Value(1.0), 2.0])
+    with pytest.raises(ValueError, match="matvec: row 1 has 1 entries but the vector has 2"):
+        matvec([leaves([1.0, 2.0]), leaves([1.0])], leaves([1.0, 2.0]))
+    with pytest.raises(TypeError, match="matvec: expected Values, got int"):
+        matvec([leaves([1.0])], [1])
     with pytest.raises(ValueError, match="sum_values: the list is empty"):
         sum_values([])
     with pytest.raises(TypeError, match="sum_values: expected Values, got str"):

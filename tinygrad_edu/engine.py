@@ -42,6 +42,7 @@ __all__ = [
     "dot",
     "enable_grad",
     "is_grad_enabled",
+    "matvec",
     "no_grad",
     "sum_values",
     "topological_order",
@@ -619,8 +620,6 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
 
 # --------------------------------------------------------------------------- fused dot and sum
 
-_data_of = operator.attrgetter("data")
-
 
 def _dot_forward(*operands: float) -> float:
     """Operands are a_1..a_n, b_1..b_n: returns a_1 b_1 + a_2 b_2 + ... + a_n b_n, in that order."""
@@ -653,7 +652,7 @@ def _data_of_values(owner: str, values: tuple[Value, ...]) -> list[float]:
     if not all(map(isinstance, values, repeat(Value))):
         bad = next(v for v in values if not isinstance(v, Value))
         raise TypeError(f"{owner}: expected Values, got {type(bad).__name__}")
-    return list(map(_data_of, values))
+    return [v.data for v in values]
 
 
 def dot(a: Sequence[Value], b: Sequence[Value]) -> Value:
@@ -676,12 +675,37 @@ def dot(a: Sequence[Value], b: Sequence[Value]) -> Value:
         raise ValueError(
             f"dot: the lists must have the same, nonzero length; got {len(a)} and {len(b)}"
         )
-    n = len(a)
-    parents = (*a, *b)
-    data = _data_of_values("dot", parents)
-    a_data, b_data = data[:n], data[n:]
+    return _dot_node(a, b, _data_of_values("dot", a), _data_of_values("dot", b))
+
+
+def matvec(rows: Sequence[Sequence[Value]], x: Sequence[Value]) -> list[Value]:
+    """A matrix times a vector: ``[dot(row, x) for row in rows]``, one fused node per output.
+
+    The same nodes as calling :func:`dot` for each row, but ``x`` is checked and read
+    once rather than once per row, which is what a layer without bias needs.
+
+    >>> w = [[Value(1.0), Value(2.0)], [Value(0.0), Value(-1.0)]]
+    >>> [y.data for y in matvec(w, [Value(3.0), Value(4.0)])]
+    [11.0, -4.0]
+    """
+    if not x:
+        raise ValueError("matvec: the vector is empty")
+    x_data = _data_of_values("matvec", x)
+    out = []
+    for i, row in enumerate(rows):
+        if len(row) != len(x_data):
+            raise ValueError(
+                f"matvec: row {i} has {len(row)} entries but the vector has {len(x_data)}"
+            )
+        out.append(_dot_node(row, x, _data_of_values("matvec", row), x_data))
+    return out
+
+
+def _dot_node(
+    a: Sequence[Value], b: Sequence[Value], a_data: list[float], b_data: list[float]
+) -> Value:
     out = reduce(operator.add, map(operator.mul, a_data, b_data))
-    return _node(out, DOT, parents, (*b_data, *a_data))
+    return _node(out, DOT, (*a, *b), (*b_data, *a_data))
 
 
 def sum_values(values: Sequence[Value]) -> Value:

@@ -199,15 +199,16 @@ class Adam(Optimizer):
         # The bias corrections folded into the step size and into sqrt(v), as PyTorch does.
         step_size = self.lr / (1.0 - beta1**t)
         v_correction = math.sqrt(1.0 - beta2**t)
-        m, v, new_data = [], [], []
-        for p, g, m_i, v_i in zip(self.params, grads, self.m, self.v):
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            m_i = beta1 * m_i + (1.0 - beta1) * g
-            v_i = beta2 * v_i + (1.0 - beta2) * g * g
-            m.append(m_i)
-            v.append(v_i)
-            new_data.append(p.data - step_size * (m_i / (math.sqrt(v_i) / v_correction + self.eps)))
+        if self.weight_decay:
+            grads = [g + self.weight_decay * p.data for p, g in zip(self.params, grads)]
+        # One list per quantity: each line is the formula above, and the loops run fast.
+        m = [beta1 * m_i + (1.0 - beta1) * g for m_i, g in zip(self.m, grads)]
+        v = [beta2 * v_i + (1.0 - beta2) * g * g for v_i, g in zip(self.v, grads)]
+        eps, sqrt = self.eps, math.sqrt
+        new_data = [
+            p.data - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
+            for p, m_i, v_i in zip(self.params, m, v)
+        ]
         # g * g overflows for |g| > 1.3e154: v would stay inf and freeze the parameter for good
         self._refuse_non_finite(v, "the squared gradient of parameter {name} overflows ({x!r})")
         self._write(new_data)

@@ -23,9 +23,10 @@ import math
 import numbers
 import random
 from collections.abc import Sequence
+from itertools import repeat
 
 from tinygrad_edu._checks import check_int, check_real, random_generator
-from tinygrad_edu.engine import Operand, Value, dot, sum_values, weighted_sum
+from tinygrad_edu.engine import Operand, Value, dot, matvec, sum_values, weighted_sum
 from tinygrad_edu.nn.module import Module, named_children
 
 __all__ = [
@@ -109,9 +110,9 @@ class Linear(Module):
         _check_vector("Linear", x, self.nin)
         if self.bias is not None:
             return [weighted_sum(row, x, b) for row, b in zip(self.weight, self.bias)]
-        if not all(isinstance(v, Value) for v in x):  # plain numbers: leaves, so dot() applies
+        if not all(map(isinstance, x, repeat(Value))):  # plain numbers: leaves, so matvec applies
             x = [v if isinstance(v, Value) else Value(v) for v in x]
-        return [dot(row, x) for row in self.weight]
+        return matvec(self.weight, x)
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         named = _matrix_parameters("weight", self.weight)
