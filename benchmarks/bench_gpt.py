@@ -88,7 +88,8 @@ class ClassicValue:
     def __truediv__(self, other):
         return self * other**-1.0
 
-    def backward(self) -> None:
+    def topological_order(self) -> list[ClassicValue]:
+        """Every node below self, children first, by a recursive depth-first search."""
         order, visited = [], set()
 
         def visit(v: ClassicValue) -> None:
@@ -99,6 +100,10 @@ class ClassicValue:
                 order.append(v)
 
         visit(self)
+        return order
+
+    def backward(self) -> None:
+        order = self.topological_order()
         self.grad = 1.0
         for v in reversed(order):
             for child, local_grad in zip(v.children, v.local_grads):
@@ -245,16 +250,6 @@ def peak_memory(loss_of: Callable[[], object]) -> int:
     return peak
 
 
-def count_classic_nodes(root: ClassicValue) -> int:
-    seen, stack = {root}, [root]
-    while stack:
-        for child in stack.pop().children:
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return len(seen)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50, help="training steps (names) per engine")
@@ -270,7 +265,7 @@ def main() -> None:
 
     first = names[0]
     nodes = {
-        "classic": count_classic_nodes(theirs.loss(first)),
+        "classic": len(theirs.loss(first).topological_order()),
         "tinygrad_edu": len(topological_order(ours.loss(first))),
     }
     memory = {"classic": peak_memory(lambda: theirs.loss(first))}
