@@ -1,4 +1,4 @@
-"""Small two-dimensional data sets for classification, in pure Python.
+"""Data sets in pure Python: small two-dimensional ones for classification, and names.
 
 Each generator returns ``(X, y)``: ``X`` a list of ``[x0, x1]`` points (floats) and
 ``y`` a list of int class labels, shuffled. Two inputs mean the decision boundary a
@@ -14,16 +14,28 @@ where it blurs the angle); a noise so large that a draw leaves the float64 range
 >>> X, y = make_moons(4, noise=0.0, seed=0)
 >>> len(X), sorted(y)
 (4, [0, 0, 1, 1])
+
+For language models: :func:`load_names` (32,033 first names, shipped with the package)
+and :class:`CharTokenizer`, which turns text into token ids and back.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable, Sequence
+from importlib import resources
 
 from tinygrad_edu._checks import check_int, check_real, random_generator
 
-__all__ = ["make_circles", "make_moons", "make_spirals", "make_xor"]
+__all__ = [
+    "CharTokenizer",
+    "load_names",
+    "make_circles",
+    "make_moons",
+    "make_spirals",
+    "make_xor",
+]
 
 Dataset = tuple[list[list[float]], list[int]]
 
@@ -159,3 +171,113 @@ def make_xor(
         points.append((sign0 * rng.uniform(0.0, 1.0), sign1 * rng.uniform(0.0, 1.0)))
         labels.append(int(sign0 != sign1))
     return _noisy("make_xor", rng, points, labels, noise)
+
+
+# --------------------------------------------------------------------------- names and characters
+
+
+def load_names() -> list[str]:
+    """The 32,033 lowercase first names of ``tinygrad_edu/data/names.txt``, in file order.
+
+    Source: the most common names of the US Social Security Administration's baby-names
+    data for 2018 (a US government work, in the public domain), as collected in the
+    MIT-licensed makemore project; see ``tinygrad_edu/data/README.md``. The file ships
+    inside the package, so this works offline and from an installed wheel.
+
+    >>> names = load_names()
+    >>> len(names), names[0]
+    (32033, 'emma')
+    """
+    text = resources.files("tinygrad_edu").joinpath("data", "names.txt").read_text("utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class CharTokenizer:
+    """Characters to token ids and back: each distinct character is one token.
+
+    The ids ``0 .. len(chars) - 1`` are the characters in sorted order; one more id,
+    ``bos`` ("beginning of sequence"), marks both where a text starts and where it ends,
+    so ``vocab_size = len(chars) + 1``. A model trained on ``encode(name)`` learns to
+    predict each next character and, after the last one, ``bos``: that is how it knows
+    when a name is finished.
+
+    >>> tok = CharTokenizer.from_documents(["anna", "bob"])
+    >>> tok.chars, tok.vocab_size, tok.bos
+    ('abno', 5, 4)
+    >>> tok.encode("bob")
+    [4, 1, 3, 1, 4]
+    >>> tok.decode([4, 1, 3, 1, 4])
+    'bob'
+    """
+
+    def __init__(self, chars: str) -> None:
+        if not isinstance(chars, str):
+            raise TypeError(f"CharTokenizer: chars must be a str, got {type(chars).__name__}")
+        if not chars:
+            raise ValueError("CharTokenizer: chars is empty; a tokenizer needs a character")
+        if list(chars) != sorted(set(chars)):
+            raise ValueError(
+                f"CharTokenizer: chars must be distinct and sorted, got {chars!r}; "
+                "use CharTokenizer.from_documents to build one from text"
+            )
+        self.chars = chars
+        self._ids = {ch: i for i, ch in enumerate(chars)}
+
+    @classmethod
+    def from_documents(cls, documents: Iterable[str]) -> CharTokenizer:
+        """The tokenizer of every character that occurs in ``documents``."""
+        if isinstance(documents, str):
+            raise TypeError("CharTokenizer.from_documents: expected a list of str, got one str")
+        found: set[str] = set()
+        for i, doc in enumerate(documents):
+            if not isinstance(doc, str):
+                raise TypeError(
+                    f"CharTokenizer.from_documents: documents[{i}] must be a str, "
+                    f"got {type(doc).__name__}"
+                )
+            found.update(doc)
+        return cls("".join(sorted(found)))
+
+    @property
+    def vocab_size(self) -> int:
+        """How many token ids there are: the characters and ``bos``."""
+        return len(self.chars) + 1
+
+    @property
+    def bos(self) -> int:
+        """The id marking the start and the end of a text (the one after the characters)."""
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        """``[bos, id(c_1), ..., id(c_n), bos]``; ValueError for a character not in ``chars``."""
+        if not isinstance(text, str):
+            raise TypeError(f"CharTokenizer.encode: expected a str, got {type(text).__name__}")
+        ids = [self.bos]
+        for ch in text:
+            if ch not in self._ids:
+                raise ValueError(
+                    f"CharTokenizer.encode: unknown character {ch!r} in {text!r}; "
+                    f"the tokenizer knows {self.chars!r}"
+                )
+            ids.append(self._ids[ch])
+        ids.append(self.bos)
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of token ids, leaving out ``bos``; ValueError for an id out of range."""
+        out = []
+        for token in ids:
+            if isinstance(token, bool) or not isinstance(token, int):
+                raise TypeError(
+                    f"CharTokenizer.decode: token ids must be ints, got {type(token).__name__}"
+                )
+            if not 0 <= token <= self.bos:
+                raise ValueError(
+                    f"CharTokenizer.decode: token id {token} is out of range 0..{self.bos}"
+                )
+            if token != self.bos:
+                out.append(self.chars[token])
+        return "".join(out)
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer({self.chars!r}, vocab_size={self.vocab_size})"

@@ -24,7 +24,8 @@ import numbers
 import operator
 import threading
 from collections.abc import Callable, Generator, Sequence
-from functools import wraps
+from functools import reduce, wraps
+from itertools import repeat
 from typing import TYPE_CHECKING, NoReturn, TypeVar, Union
 
 from tinygrad_edu import operators
@@ -40,9 +41,12 @@ __all__ = [
     "Op",
     "Operand",
     "Value",
+    "dot",
     "enable_grad",
     "is_grad_enabled",
+    "matvec",
     "no_grad",
+    "sum_values",
     "topological_order",
     "weighted_sum",
 ]
@@ -1013,3 +1017,114 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
     out = _weighted_sum_forward(*operands)
     local_grads = _weighted_sum_derivative(*operands, out)[: len(parents)]  # none for constants
     return _node(out, WEIGHTED_SUM, parents, local_grads, constants)
+
+
+# --------------------------------------------------------------------------- fused dot and sum
+
+
+def _dot_forward(*operands: float) -> float:
+    """Operands are a_1..a_n, b_1..b_n: returns a_1 b_1 + a_2 b_2 + ... + a_n b_n, in that order."""
+    n = len(operands) // 2
+    return reduce(operator.add, map(operator.mul, operands[:n], operands[n:]))
+
+
+def _dot_derivative(*operands_and_out: float | Value) -> tuple:
+    """Operands are a_1..a_n, b_1..b_n (then out): d/da_i = b_i, d/db_i = a_i."""
+    n = (len(operands_and_out) - 1) // 2
+    return (*operands_and_out[n : 2 * n], *operands_and_out[:n])
+
+
+def _sum_forward(*operands: float) -> float:
+    """x_1 + x_2 + ... + x_n, added left to right."""
+    return reduce(operator.add, operands)
+
+
+def _sum_derivative(*operands_and_out: float | Value) -> tuple:
+    """d/dx_i = 1 for every operand."""
+    return (1.0,) * (len(operands_and_out) - 1)
+
+
+DOT = Op("a·b", _dot_forward, _dot_derivative)
+SUM = Op("sum", _sum_forward, _sum_derivative)
+
+
+def _data_of_values(owner: str, values: tuple[Value, ...]) -> list[float]:
+    """The numbers of ``values``; TypeError naming ``owner`` if one is not a Value."""
+    if not all(map(isinstance, values, repeat(Value))):
+        bad = next(v for v in values if not isinstance(v, Value))
+        raise TypeError(f"{owner}: expected Values, got {type(bad).__name__}")
+    return [v._data for v in values]
+
+
+def dot(a: Sequence[Value], b: Sequence[Value]) -> Value:
+    """The dot product ``a_1 b_1 + ... + a_n b_n`` of two lists of Values, as one graph node.
+
+    Local derivatives: ``d/da_i = b_i`` and ``d/db_i = a_i``. The number and the
+    gradients are bit for bit those of ``a[0] * b[0] + a[1] * b[1] + ...`` written with
+    ``*`` and ``+`` (the products are added in the same order), but the graph holds one
+    node with ``2n`` parents (``a`` then ``b``) instead of ``2n - 1`` nodes. Attention's
+    query·key scores, a weighted sum of value vectors and a layer without bias are all
+    dot products.
+
+    >>> a, b = [Value(1.0), Value(2.0)], [Value(3.0), Value(4.0)]
+    >>> y = dot(a, b)            # 1*3 + 2*4
+    >>> y.backward()
+    >>> y.data, a[0].grad, b[1].grad
+    (11.0, 3.0, 2.0)
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError(
+            f"dot: the lists must have the same, nonzero length; got {len(a)} and {len(b)}"
+        )
+    return _dot_node(a, b, _data_of_values("dot", a), _data_of_values("dot", b))
+
+
+def matvec(rows: Sequence[Sequence[Value]], x: Sequence[Value]) -> list[Value]:
+    """A matrix times a vector: ``[dot(row, x) for row in rows]``, one fused node per output.
+
+    The same nodes as calling :func:`dot` for each row, but ``x`` is checked and read
+    once rather than once per row, which is what a layer without bias needs.
+
+    >>> w = [[Value(1.0), Value(2.0)], [Value(0.0), Value(-1.0)]]
+    >>> [y.data for y in matvec(w, [Value(3.0), Value(4.0)])]
+    [11.0, -4.0]
+    """
+    if not x:
+        raise ValueError("matvec: the vector is empty")
+    x_data = _data_of_values("matvec", x)
+    out = []
+    for i, row in enumerate(rows):
+        if len(row) != len(x_data):
+            raise ValueError(
+                f"matvec: row {i} has {len(row)} entries but the vector has {len(x_data)}"
+            )
+        out.append(_dot_node(row, x, _data_of_values("matvec", row), x_data))
+    return out
+
+
+def _dot_node(
+    a: Sequence[Value], b: Sequence[Value], a_data: list[float], b_data: list[float]
+) -> Value:
+    out = reduce(operator.add, map(operator.mul, a_data, b_data))
+    return _node(out, DOT, (*a, *b), (*b_data, *a_data))
+
+
+def sum_values(values: Sequence[Value]) -> Value:
+    """``x_1 + x_2 + ... + x_n`` as one graph node with ``n`` parents.
+
+    Every local derivative is 1, so each parent receives the output's gradient. The
+    number is bit for bit that of ``x_1 + x_2 + ...`` added left to right (and not
+    Python's ``sum()``, which from Python 3.12 on adds floats with extra precision); the
+    graph holds one node instead of ``n - 1``.
+
+    >>> xs = [Value(1.0), Value(2.0), Value(3.5)]
+    >>> total = sum_values(xs)
+    >>> total.backward()
+    >>> total.data, xs[2].grad
+    (6.5, 1.0)
+    """
+    if not values:
+        raise ValueError("sum_values: the list is empty; there is nothing to add")
+    parents = tuple(values)
+    data = _data_of_values("sum_values", parents)
+    return _node(reduce(operator.add, data), SUM, parents, (1.0,) * len(data))

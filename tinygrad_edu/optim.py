@@ -17,7 +17,7 @@ weight infinite (both typically come from too large a learning rate): it raises
 ``FloatingPointError`` naming the parameter *before* changing anything, so the model
 and the optimizer's own state are left as they were, instead of filled with NaN.
 
-A learning-rate schedule (:class:`StepLR`, :class:`CosineAnnealingLR`) changes
+A learning-rate schedule (:class:`StepLR`, :class:`CosineAnnealingLR`, :class:`LinearLR`) changes
 ``optimizer.lr`` between steps; call its ``step()`` once per optimizer step (or epoch).
 """
 
@@ -30,7 +30,15 @@ from tinygrad_edu._checks import check_int, check_real
 from tinygrad_edu.engine import Value
 from tinygrad_edu.nn import Module
 
-__all__ = ["SGD", "Adam", "CosineAnnealingLR", "LRScheduler", "Optimizer", "StepLR"]
+__all__ = [
+    "SGD",
+    "Adam",
+    "CosineAnnealingLR",
+    "LRScheduler",
+    "LinearLR",
+    "Optimizer",
+    "StepLR",
+]
 
 
 class Optimizer:
@@ -75,6 +83,8 @@ class Optimizer:
 
         ``problem`` says what is wrong, with ``{name}`` and ``{x}`` filled in.
         """
+        if all(map(math.isfinite, numbers)):  # the usual case, checked in one pass
+            return
         for i, x in enumerate(numbers):
             if not math.isfinite(x):
                 p = self.params[i]
@@ -189,15 +199,16 @@ class Adam(Optimizer):
         # The bias corrections folded into the step size and into sqrt(v), as PyTorch does.
         step_size = self.lr / (1.0 - beta1**t)
         v_correction = math.sqrt(1.0 - beta2**t)
-        m, v, new_data = [], [], []
-        for p, g, m_i, v_i in zip(self.params, grads, self.m, self.v):
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            m_i = beta1 * m_i + (1.0 - beta1) * g
-            v_i = beta2 * v_i + (1.0 - beta2) * g * g
-            m.append(m_i)
-            v.append(v_i)
-            new_data.append(p.data - step_size * (m_i / (math.sqrt(v_i) / v_correction + self.eps)))
+        if self.weight_decay:
+            grads = [g + self.weight_decay * p.data for p, g in zip(self.params, grads)]
+        # One list per quantity: each line is the formula above, and the loops run fast.
+        m = [beta1 * m_i + (1.0 - beta1) * g for m_i, g in zip(self.m, grads)]
+        v = [beta2 * v_i + (1.0 - beta2) * g * g for v_i, g in zip(self.v, grads)]
+        eps, sqrt = self.eps, math.sqrt
+        new_data = [
+            p.data - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
+            for p, m_i, v_i in zip(self.params, m, v)
+        ]
         # g * g overflows for |g| > 1.3e154: v would stay inf and freeze the parameter for good
         self._refuse_non_finite(v, "the squared gradient of parameter {name} overflows ({x!r})")
         self._write(new_data)
@@ -267,3 +278,21 @@ class CosineAnnealingLR(LRScheduler):
         return (
             self.eta_min + (self.base_lr - self.eta_min) * (1.0 + math.cos(math.pi * progress)) / 2
         )
+
+
+class LinearLR(LRScheduler):
+    """Lower the learning rate in a straight line from ``base_lr`` to 0 over ``total_steps``.
+
+    ``lr = base_lr * (1 - epoch / total_steps)``: the first step uses ``base_lr``, the
+    last one ``base_lr / total_steps``, and after ``total_steps`` epochs it stays 0. Small
+    steps at the end let the weights settle instead of jumping around a minimum (the
+    schedule of the classic scalar GPT recipe; ``torch.optim.lr_scheduler.LinearLR``
+    with ``start_factor=1``, ``end_factor=0``, ``total_iters=total_steps``).
+    """
+
+    def __init__(self, optimizer: Optimizer, total_steps: int) -> None:
+        super().__init__(optimizer)
+        self.total_steps = check_int("LinearLR", "total_steps", total_steps)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * (1.0 - min(epoch, self.total_steps) / self.total_steps)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from tinygrad_edu.engine import Value
 
-__all__ = ["Module", "prefixed"]
+__all__ = ["Module", "named_children", "prefixed"]
 
 
 def prefixed(prefix: str, modules: Sequence[Module]) -> list[tuple[str, Value]]:
@@ -21,6 +21,15 @@ def prefixed(prefix: str, modules: Sequence[Module]) -> list[tuple[str, Value]]:
         (f"{prefix}.{i}.{name}", p)
         for i, module in enumerate(modules)
         for name, p in module.named_parameters()
+    ]
+
+
+def named_children(owner: object, names: Sequence[str]) -> list[tuple[str, Value]]:
+    """Named parameters of the modules ``owner.<name>``, each name prefixed with ``<name>.``."""
+    return [
+        (f"{name}.{p_name}", p)
+        for name in names
+        for p_name, p in getattr(owner, name).named_parameters()
     ]
 
 

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tinygrad_edu._files import write_atomically
+from tinygrad_edu.nn.gpt import GPT
 from tinygrad_edu.nn.mlp import MLP, Layer, Neuron
 from tinygrad_edu.nn.module import Module
 
@@ -87,7 +88,7 @@ def register(model_class: M) -> M:
     return model_class
 
 
-for _builtin in (Neuron, Layer, MLP):
+for _builtin in (Neuron, Layer, MLP, GPT):
     register(_builtin)
 
 

@@ -1,0 +1,318 @@
+"""The building blocks of a transformer, from Values: Linear, Embedding, RMSNorm, attention.
+
+Vectors are plain Python lists of :class:`~tinygrad_edu.engine.Value`, and a matrix is
+a list of rows, one row per output. Every dot product is one fused graph node
+(:func:`~tinygrad_edu.engine.dot`) and every long sum one :func:`~tinygrad_edu.engine.sum_values`
+node, so the graph of a transformer stays small enough to train on a laptop, while the
+numbers are those of the plain ``*`` and ``+`` arithmetic.
+
+>>> layer = Linear(3, 2, seed=0)
+>>> y = layer([Value(1.0), Value(2.0), Value(3.0)])   # two outputs, one node each
+>>> len(y), y[0].op
+(2, 'w·x+b')
+
+Initialisation. ``std=None`` follows PyTorch: a Linear draws its weights and biases from
+``U(-1/sqrt(nin), 1/sqrt(nin))``, an Embedding from the standard normal. A number ``std``
+draws weights from ``N(0, std²)`` instead (biases start at 0), which is what small
+GPTs do. Numbers come from a private ``random.Random(seed)``, row by row.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import random
+from collections.abc import Sequence
+from itertools import repeat
+
+from tinygrad_edu._checks import check_int, check_real, random_generator
+from tinygrad_edu.engine import Operand, Value, dot, matvec, sum_values, weighted_sum
+from tinygrad_edu.nn.module import Module, named_children
+
+__all__ = [
+    "CausalSelfAttention",
+    "Embedding",
+    "Linear",
+    "RMSNorm",
+    "attention",
+    "attention_weights",
+    "rms_norm",
+]
+
+
+def _check_std(owner: str, std: float | None) -> float | None:
+    return None if std is None else check_real(owner, "std", std, above=0.0)
+
+
+def _gaussian_rows(rng: random.Random, rows: int, columns: int, std: float) -> list[list[Value]]:
+    """A ``rows`` x ``columns`` matrix of leaves drawn from N(0, std²), row by row."""
+    return [[Value(rng.gauss(0.0, std)) for _ in range(columns)] for _ in range(rows)]
+
+
+def _matrix_parameters(name: str, rows: list[list[Value]]) -> list[tuple[str, Value]]:
+    return [(f"{name}.{i}.{j}", p) for i, row in enumerate(rows) for j, p in enumerate(row)]
+
+
+def _check_vector(owner: str, x: Sequence[Value], size: int) -> None:
+    try:
+        got = len(x)
+    except TypeError:
+        raise TypeError(
+            f"{owner}: expected a list of {size} Values, got {type(x).__name__}"
+        ) from None
+    if got != size:
+        raise ValueError(f"{owner}: expected a vector of {size} Values, got {got}")
+
+
+# --------------------------------------------------------------------------- Linear
+
+
+class Linear(Module):
+    """``y = W x + b``: ``nout`` outputs, each a weighted sum of the same ``nin`` inputs.
+
+    ``weight`` is a list of ``nout`` rows of ``nin`` leaves (row ``i`` makes output
+    ``i``) and ``bias`` a list of ``nout`` leaves, or None with ``bias=False``. Each
+    output is one fused node: ``w·x+b`` (:func:`weighted_sum`) or, without bias,
+    ``a·b`` (:func:`dot`). d y_i / d W_ij = x_j, d y_i / d x_j = W_ij, d y_i / d b_i = 1.
+    Parameters are named ``weight.<i>.<j>`` and ``bias.<i>``.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        bias: bool = True,
+        *,
+        std: float | None = None,
+        seed: int | random.Random | None = None,
+    ) -> None:
+        self.nin = check_int("Linear", "nin", nin)
+        self.nout = check_int("Linear", "nout", nout)
+        if not isinstance(bias, bool):
+            raise TypeError(f"Linear: bias must be True or False, got {bias!r}")
+        self.std = _check_std("Linear", std)
+        rng = random_generator("Linear", seed)
+        if self.std is None:  # PyTorch's default: U(-1/sqrt(nin), 1/sqrt(nin)) for both
+            bound = 1.0 / math.sqrt(self.nin)
+            self.weight = [
+                [Value(rng.uniform(-bound, bound)) for _ in range(self.nin)]
+                for _ in range(self.nout)
+            ]
+            self.bias = (
+                [Value(rng.uniform(-bound, bound)) for _ in range(self.nout)] if bias else None
+            )
+        else:
+            self.weight = _gaussian_rows(rng, self.nout, self.nin, self.std)
+            self.bias = [Value(0.0) for _ in range(self.nout)] if bias else None
+        self._label_parameters()
+
+    def __call__(self, x: Sequence[Operand]) -> list[Value]:
+        _check_vector("Linear", x, self.nin)
+        if self.bias is not None:
+            return [weighted_sum(row, x, b) for row, b in zip(self.weight, self.bias)]
+        if not all(map(isinstance, x, repeat(Value))):  # plain numbers: leaves, so matvec applies
+            x = [v if isinstance(v, Value) else Value(v) for v in x]
+        return matvec(self.weight, x)
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        named = _matrix_parameters("weight", self.weight)
+        if self.bias is not None:
+            named += [(f"bias.{i}", b) for i, b in enumerate(self.bias)]
+        return named
+
+    def __repr__(self) -> str:
+        return f"Linear({self.nin} -> {self.nout}, bias={self.bias is not None})"
+
+
+# --------------------------------------------------------------------------- Embedding
+
+
+class Embedding(Module):
+    """A lookup table: index ``i`` -> row ``i``, a learned vector of ``dim`` leaves.
+
+    ``embedding(i)`` returns the row itself (the same leaves, no new node), so after
+    ``backward()`` only the rows that were used have a gradient: d out / d row_i = 1 for
+    the row looked up, 0 for every other. Parameters are named ``weight.<i>.<j>``.
+
+    >>> wte = Embedding(27, 4, seed=0)
+    >>> len(wte(3)), wte(3)[0] is wte.weight[3][0]
+    (4, True)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        dim: int,
+        *,
+        std: float | None = None,
+        seed: int | random.Random | None = None,
+    ) -> None:
+        self.num_embeddings = check_int("Embedding", "num_embeddings", num_embeddings)
+        self.dim = check_int("Embedding", "dim", dim)
+        self.std = _check_std("Embedding", std)
+        rng = random_generator("Embedding", seed)
+        std = 1.0 if self.std is None else self.std  # PyTorch's default is N(0, 1)
+        self.weight = _gaussian_rows(rng, self.num_embeddings, self.dim, std)
+        self._label_parameters()
+
+    def __call__(self, index: int) -> list[Value]:
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"Embedding: index must be an int, got {type(index).__name__}")
+        if not 0 <= index < self.num_embeddings:
+            raise IndexError(
+                f"Embedding: index {index} is out of range 0..{self.num_embeddings - 1}"
+            )
+        return self.weight[index]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return _matrix_parameters("weight", self.weight)
+
+    def __repr__(self) -> str:
+        return f"Embedding({self.num_embeddings}, {self.dim})"
+
+
+# --------------------------------------------------------------------------- RMSNorm
+
+
+def rms_norm(xs: Sequence[Value], eps: float = 1e-5) -> list[Value]:
+    """``x_i / sqrt(mean(x²) + eps)``: the vector rescaled to a root mean square of about 1.
+
+    Written as ``scale = (dot(x, x) / n + eps) ** -0.5`` and ``x_i * scale``, so each
+    output depends on every input through ``scale``:
+    d y_i / d x_j = scale (δ_ij - y_i y_j / n) (up to eps). Unlike layer norm it does
+    not subtract the mean, and it has no parameters (see :class:`RMSNorm` for a
+    learned per-feature gain).
+
+    >>> [round(y.data, 4) for y in rms_norm([Value(3.0), Value(4.0)], eps=0.0)]
+    [0.8485, 1.1314]
+    """
+    if not xs:
+        raise ValueError("rms_norm: the vector is empty")
+    eps = check_real("rms_norm", "eps", eps, at_least=0.0)
+    scale = (dot(xs, xs) / len(xs) + eps) ** -0.5
+    return [x * scale for x in xs]
+
+
+class RMSNorm(Module):
+    """:func:`rms_norm` followed by a learned gain per feature: ``y_i = g_i * rms_norm(x)_i``.
+
+    The gains start at 1 (the identity after normalising); parameters are named
+    ``weight.<i>``.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        self.dim = check_int("RMSNorm", "dim", dim)
+        self.eps = check_real("RMSNorm", "eps", eps, at_least=0.0)
+        self.weight = [Value(1.0) for _ in range(self.dim)]
+        self._label_parameters()
+
+    def __call__(self, xs: Sequence[Value]) -> list[Value]:
+        _check_vector("RMSNorm", xs, self.dim)
+        return [g * y for g, y in zip(self.weight, rms_norm(xs, self.eps))]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [(f"weight.{i}", g) for i, g in enumerate(self.weight)]
+
+    def __repr__(self) -> str:
+        return f"RMSNorm({self.dim})"
+
+
+# --------------------------------------------------------------------------- attention
+
+
+def attention_weights(query: Sequence[Value], keys: Sequence[Sequence[Value]]) -> list[Value]:
+    """How much a query attends to each key: ``softmax_t(q · k_t / sqrt(d))``.
+
+    ``d`` is the length of the query. The scores are scaled by ``1/sqrt(d)`` so that
+    they do not grow with ``d`` (a dot product of ``d`` random terms has a standard
+    deviation of about ``sqrt(d)``), which keeps the softmax away from a one-hot
+    output whose gradient vanishes. The largest score is subtracted before ``exp``
+    (stable; it changes nothing), and the weights are positive and add up to 1.
+    """
+    if not keys:
+        raise ValueError("attention_weights: there are no keys to attend to")
+    scale = math.sqrt(len(query))
+    scores = [dot(query, key) / scale for key in keys]
+    largest = max(s.data for s in scores)
+    exps = [(s - largest).exp() for s in scores]
+    total = sum_values(exps)
+    return [e / total for e in exps]
+
+
+def attention(
+    query: Sequence[Value], keys: Sequence[Sequence[Value]], values: Sequence[Sequence[Value]]
+) -> list[Value]:
+    """Scaled dot-product attention of one query: ``sum_t a_t v_t``, see :func:`attention_weights`.
+
+    The output is an average of the value vectors, weighted by how well each key
+    matches the query. Each output component is one fused ``dot`` of the weights with
+    that component of every value. Causal attention passes only the keys and values of
+    the current and earlier positions.
+    """
+    if len(values) != len(keys):
+        raise ValueError(f"attention: {len(keys)} keys but {len(values)} values; they must match")
+    weights = attention_weights(query, keys)
+    return [dot(weights, column) for column in zip(*values)]
+
+
+class CausalSelfAttention(Module):
+    """Multi-head self-attention over a sequence, each position seeing only itself and earlier.
+
+    Every position's vector ``x`` (of ``n_embd`` numbers) makes a query ``q = Wq x``, a
+    key ``k = Wk x`` and a value ``v = Wv x``. These are cut into ``n_head`` heads of
+    ``n_embd // n_head`` numbers; in each head the position's query attends over the
+    keys and values of positions ``0 .. t`` (:func:`attention`). The heads' outputs are
+    put side by side and mixed by ``Wo``. No biases; weights from ``N(0, std²)``
+    (``std=None``: PyTorch's Linear default). Parameters are named ``wq.weight.<i>.<j>``,
+    ``wk...``, ``wv...``, ``wo...``.
+
+    ``attn(xs)`` maps a whole sequence (a list of vectors) to a list of output vectors.
+    :meth:`attend` does one position at a time, keeping earlier keys and values in two
+    lists (a "KV cache"), which is how a model generates text token by token.
+    """
+
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        *,
+        std: float | None = None,
+        seed: int | random.Random | None = None,
+    ) -> None:
+        self.n_embd = check_int("CausalSelfAttention", "n_embd", n_embd)
+        self.n_head = check_int("CausalSelfAttention", "n_head", n_head)
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"CausalSelfAttention: n_embd ({n_embd}) must be divisible by n_head ({n_head})"
+            )
+        self.head_dim = self.n_embd // self.n_head
+        rng = random_generator("CausalSelfAttention", seed)
+        self.wq, self.wk, self.wv, self.wo = (
+            Linear(self.n_embd, self.n_embd, bias=False, std=std, seed=rng) for _ in range(4)
+        )
+        self._label_parameters()
+
+    def attend(
+        self, x: Sequence[Value], keys: list[list[Value]], values: list[list[Value]]
+    ) -> list[Value]:
+        """The output at the next position: appends its key and value, then attends over all."""
+        _check_vector("CausalSelfAttention", x, self.n_embd)
+        q = self.wq(x)
+        keys.append(self.wk(x))
+        values.append(self.wv(x))
+        heads = []
+        for start in range(0, self.n_embd, self.head_dim):
+            head = slice(start, start + self.head_dim)
+            heads += attention(q[head], [k[head] for k in keys], [v[head] for v in values])
+        return self.wo(heads)
+
+    def __call__(self, xs: Sequence[Sequence[Value]]) -> list[list[Value]]:
+        keys: list[list[Value]] = []
+        values: list[list[Value]] = []
+        return [self.attend(x, keys, values) for x in xs]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return named_children(self, ("wq", "wk", "wv", "wo"))
+
+    def __repr__(self) -> str:
+        return f"CausalSelfAttention(n_embd={self.n_embd}, n_head={self.n_head})"
