@@ -33,7 +33,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tinygrad_edu import __version__, datasets, nn, training, viz
-from tinygrad_edu._files import write_atomically
 from tinygrad_edu.engine import Value, no_grad, topological_order
 from tinygrad_edu.expression import FUNCTIONS, ExpressionError, evaluate, parse, parse_assignments
 from tinygrad_edu.nn import ACTIVATIONS, GPT, MLP, Module
