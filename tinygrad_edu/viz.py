@@ -87,6 +87,7 @@ __all__ = [
 
 _RANKDIRS = ("LR", "RL", "TB", "BT")
 _LINE_WIDTH = 40  # characters per label line before it wraps
+_ARROWS_PER_NODE = 3  # max_nodes Values may have 3 * max_nodes arrows (an MLP has about 3)
 
 _FILL = {"root": "#fff2b3", "parameter": "#d6e6ff", "leaf": "#eeeeee", "intermediate": "white"}
 _VALUE_STYLE = {
@@ -106,6 +107,16 @@ _OPERATION_STYLE = {
     "height": "0",
     "class": "op",
 }
+# A Value used far from its box is drawn again there, small and dashed: see _far_uses.
+_COPY_STYLE = {
+    "shape": "box",
+    "style": "dashed,rounded",
+    "fontsize": "9",
+    "margin": "0.04,0.02",
+    "width": "0",
+    "height": "0",
+}
+_ARROW_POINTS = 300  # the most invisible points that long arrows may add to a layout
 _NEGATIVE = (214, 96, 77)  # red, for grad < 0
 _POSITIVE = (67, 147, 195)  # blue, for grad > 0
 _NAN_FILL = "#bbbbbb"
@@ -309,12 +320,19 @@ def _checked_order(
         if max_nodes < 1:
             raise ValueError(f"{function}: max_nodes must be at least 1, got {max_nodes}")
     order = topological_order(root)
-    if max_nodes is not None and len(order) > max_nodes:
+    if max_nodes is None:
+        return order
+    # Arrows cost Graphviz as much as boxes do: an operation with 100 inputs is 101 arrows.
+    arrows = sum(len(node.parents) + 1 for node in order if node.parents)
+    if len(order) > max_nodes or arrows > _ARROWS_PER_NODE * max_nodes:
+        needed = max(len(order), -(-arrows // _ARROWS_PER_NODE))
         raise ValueError(
-            f"{function}: the graph has {len(order)} Value nodes, more than "
-            f"max_nodes={max_nodes}; a picture that large is unreadable and slow to lay out. "
-            f"Draw it anyway with max_nodes=None (or max_nodes={len(order)}), or draw a "
-            "smaller part of the graph, e.g. one neuron's output instead of the loss."
+            f"{function}: the graph has {len(order)} Value nodes and {arrows} arrows, more "
+            f"than max_nodes={max_nodes} allows ({max_nodes} Values, "
+            f"{_ARROWS_PER_NODE * max_nodes} arrows); a picture that large is unreadable "
+            f"and slow to lay out. Draw it anyway with max_nodes=None (or "
+            f"max_nodes={needed}), or draw a smaller part of the graph, e.g. one neuron's "
+            "output instead of the loss."
         )
     return order
 
@@ -361,6 +379,9 @@ class _Picture:
         self.arrows: dict[int, str] = {}  # line number -> "tail -> head"
         # The lines of the arrows a node's gradient comes back along, to highlight.
         self.arrows_of: dict[Value, list[int]] = {}
+        self.copies: dict[int, str] = {}  # line number -> id of a copy of a Value's box
+        self.copies_of: dict[Value, list[int]] = {}
+        far = _far_uses(order)
         for i, node in enumerate(order):
             name, data = names.get(node, node.label), f"data {_number(node.data)}"
             self.heads[node] = _label([name, data] if name else [data])
@@ -369,8 +390,23 @@ class _Picture:
                 text = _label([_operation_text(node)])
                 self.lines.append(_statement(op_id, {"label": text, **_OPERATION_STYLE}))
                 self._arrow(op_id, ids[node], node.parents)
+                copied: set[Value] = set()  # x * x: one copy, two arrows
                 for parent in node.parents:
-                    self._arrow(ids[parent], op_id, (parent,))
+                    tail = ids[parent]
+                    if (parent, node) in far:
+                        tail = f"{ids[parent]}_at_{op_id}"
+                        if parent not in copied:
+                            copied.add(parent)
+                            self._copy(tail, parent)
+                    self._arrow(tail, op_id, (parent,))
+
+    def _copy(self, copy_id: str, node: Value) -> None:
+        self.copies_of.setdefault(node, []).append(len(self.lines))
+        self.copies[len(self.lines)] = copy_id
+        self.lines.append(_statement(copy_id, self._copy_attributes(node)))
+
+    def _copy_attributes(self, node: Value) -> dict[str, str]:
+        return {"label": self.heads[node], **_COPY_STYLE, "class": f"copy {self.roles[node]}"}
 
     def _arrow(self, tail: str, head: str, carriers: Sequence[Value]) -> None:
         for carrier in carriers:
@@ -386,7 +422,12 @@ class _Picture:
         title: Sequence[str] = (),
     ) -> Drawing:
         """The picture with ``grads`` shown (a node missing from it: ``grad ?``)."""
-        scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0)
+        # The root's gradient is 1 by definition: scaling by it would leave a graph of
+        # small gradients all white, so the scale is the largest among the others.
+        root = self.order[-1]
+        finite = [abs(g) for node, g in grads.items() if node is not root and math.isfinite(g)]
+        root_grad = grads.get(root, 0.0)
+        scale = max(finite, default=0.0) or (abs(root_grad) if math.isfinite(root_grad) else 0.0)
         captions = list(title)
         if color_by_grad:
             captions += [
@@ -415,6 +456,10 @@ class _Picture:
         if highlight is not None:
             for index in self.arrows_of.get(highlight, ()):
                 lines[index] = _statement(self.arrows[index], _HIGHLIGHTED_ARROW)
+            for index in self.copies_of.get(highlight, ()):
+                attributes = {**self._copy_attributes(highlight), **_HIGHLIGHT}
+                attributes["class"] += " highlighted"
+                lines[index] = _statement(self.copies[index], attributes)
         return Drawing(
             format="svg",
             graph_attr={
@@ -428,6 +473,48 @@ class _Picture:
             edge_attr={"color": "#555555", "arrowsize": "0.6"},
             body=body + lines,
         )
+
+
+def _far_uses(order: list[Value]) -> set[tuple[Value, Value]]:
+    """The uses ``(value, user)`` drawn with an arrow from a copy of ``value``'s box.
+
+    Graphviz's ``dot`` puts every node in a column (a *rank*) and routes an arrow that
+    spans k columns through k - 1 invisible points, which its layout then places like
+    nodes. A Value used at every step of a loop, such as ``x`` in Horner's
+    ``y = y*x + 1``, has arrows into every column: their points grow with the square of
+    the graph's length, and a picture of 160 Values took minutes to lay out.
+
+    So the arrows are kept, shortest first, while their points add up to at most
+    ``_ARROW_POINTS`` (plenty for a picture small enough to read); each longer use
+    gets an arrow from a copy of the Value's box drawn beside it. The columns are
+    estimated as ``dot`` ranks: a Value after its latest computed input, a leaf just
+    before its first use. ``dot`` finds the ranking with the fewest points, so it never
+    places more than counted here.
+    """
+    steps: dict[Value, int] = {}  # operations between a Value and the leaves
+    for node in order:
+        computed = (steps[parent] for parent in node.parents if parent.parents)
+        steps[node] = 1 + max(computed, default=0) if node.parents else 0
+    # A Value's column is 2 * steps; its operation's ellipse is the column before.
+    column = {node: 2 * steps[node] for node in order if node.parents}
+    for node in order:
+        for parent in node.parents:
+            if not parent.parents:
+                column[parent] = min(column.get(parent, 2 * steps[node]), 2 * steps[node] - 2)
+    arrows = [
+        (2 * steps[node] - 1 - column[parent], position, parent, node)
+        for position, node in enumerate(order)
+        for parent in node.parents
+    ]
+    arrows.sort(key=lambda arrow: arrow[:2])  # shortest first, then in graph order
+    far = set()
+    points = 0
+    for span, _, parent, node in arrows:
+        if points + span - 1 <= _ARROW_POINTS:
+            points += span - 1
+        else:
+            far.add((parent, node))
+    return far
 
 
 def _role(node: Value, root: Value, names: Mapping[Value, str]) -> str:
