@@ -572,6 +572,48 @@ def test_save_frames_writes_numbered_svg_files_in_order(tmp_path: Path) -> None:
         assert path.read_text(encoding="utf-8") == viz.to_svg(frame)
 
 
+def test_save_frames_removes_the_stale_frames_of_a_longer_run(tmp_path: Path) -> None:
+    viz.save_frames(viz.backward_frames(shared_expression()["L"]), tmp_path)  # 5 frames
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "step_001.svg").write_text("another prefix")
+    short = viz.backward_frames(Value(2.0, "a") * 3.0)  # 2 frames
+    paths = viz.save_frames(short, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "frame_001.svg",
+        "frame_002.svg",
+        "notes.txt",
+        "step_001.svg",
+    ]
+    assert [p.read_text(encoding="utf-8") for p in paths] == [viz.to_svg(f) for f in short]
+
+
+def test_a_failed_save_leaves_the_previous_file_whole(tmp_path: Path) -> None:
+    """Under a file-size limit, writing in place truncated the good SVG already there."""
+    target = tmp_path / "graph.svg"
+    script = (
+        "import resource, signal, sys\n"
+        "from tinygrad_edu import Value, viz\n"
+        "viz.save_svg(Value(1.0, 'a') * 2, sys.argv[1])\n"
+        "good = open(sys.argv[1]).read()\n"
+        "big = Value(0.0, 'x')\n"
+        "for _ in range(200):\n"
+        "    big = big + 1.0\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (len(good) + 1000, len(good) + 1000))\n"
+        "try:\n"
+        "    viz.save_svg(big, sys.argv[1])\n"
+        "except OSError as error:\n"
+        "    print('refused:', error.strerror)\n"
+        "assert open(sys.argv[1]).read() == good, 'the good file was damaged'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("refused: File too large")
+    assert [p.name for p in tmp_path.iterdir()] == ["graph.svg"]  # no temporary file left
+
+
 def test_a_path_that_is_not_a_path_is_named() -> None:
     root = shared_expression()["L"]
     with pytest.raises(TypeError, match="save_svg: path must be a str or a path, got int"):

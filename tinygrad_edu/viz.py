@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import textwrap
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -72,6 +73,7 @@ from pathlib import Path
 
 import graphviz
 
+from tinygrad_edu._files import write_atomically
 from tinygrad_edu._render import GraphvizError, render
 from tinygrad_edu.engine import Value, topological_order
 
@@ -220,8 +222,7 @@ def save_svg(
 ) -> Path:
     """Write :func:`to_svg` of ``root_or_graph`` to ``path`` (UTF-8); return the path."""
     path = _as_path("save_svg", "path", path)
-    path.write_text(to_svg(root_or_graph), encoding="utf-8")
-    return path
+    return write_atomically(path, to_svg(root_or_graph))
 
 
 def _as_path(owner: str, name: str, path: object) -> Path:
@@ -283,7 +284,9 @@ def save_frames(
 
     The numbers are zero-padded, so sorting the names gives the order of the frames.
     The directory is created if needed. Every frame is rendered before any file is
-    written, so a failure leaves no partial set behind. Returns the paths in order.
+    written, and each file is written whole or not at all. Frames with the same prefix
+    left by an earlier, longer run (``frame_051.svg`` after 50 new frames) are removed,
+    so the directory holds exactly this run's frames. Returns the paths in order.
     """
     if not isinstance(prefix, str) or not prefix or any(sep in prefix for sep in "/\\"):
         raise ValueError(
@@ -293,11 +296,14 @@ def save_frames(
     svgs = [to_svg(frame) for frame in frames]
     directory.mkdir(parents=True, exist_ok=True)
     digits = max(3, len(str(len(svgs))))
-    paths = []
-    for number, svg in enumerate(svgs, start=1):
-        path = directory / f"{prefix}_{number:0{digits}d}.svg"
-        path.write_text(svg, encoding="utf-8")
-        paths.append(path)
+    paths = [
+        write_atomically(directory / f"{prefix}_{number:0{digits}d}.svg", svg)
+        for number, svg in enumerate(svgs, start=1)
+    ]
+    stale = re.compile(rf"{re.escape(prefix)}_[0-9]+\.svg")
+    for old in directory.iterdir():
+        if stale.fullmatch(old.name) and old not in paths and old.is_file():
+            old.unlink()
     return paths
 
 
