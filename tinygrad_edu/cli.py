@@ -61,9 +61,10 @@ OPTIMIZERS: dict[str, tuple[Callable[[list[Value], float], Optimizer], float]] =
 # whole network one linear map, which cannot separate these data sets.
 _ACTIVATIONS = [name for name in ACTIVATIONS if name != "linear"]
 
-# The model picture shows one prediction's graph; past this many Values it is
-# unreadable (a 2-16-16-1 network has about 400), so it is skipped with a note.
-GRAPH_NODE_LIMIT = 500
+# The model picture shows the output neuron (its inputs as numbers): 18 Values for the
+# demo's 2-16-16-1 network. Past this many it is no longer read at a glance, so it is
+# skipped with a note.
+GRAPH_NODE_LIMIT = 60
 
 _PLOT_GRID = 60  # the decision boundary is evaluated on a 60 x 60 grid
 _PROGRESS_LINES = 10  # about this many loss/accuracy lines per run
@@ -370,7 +371,7 @@ def _save_prediction_graph(model: MLP, x: list[float], path: Path) -> Path | Non
     size = len(topological_order(root))
     if size > GRAPH_NODE_LIMIT:
         print(
-            f"note: graph.svg skipped: one prediction has {size} Values, too many to read "
+            f"note: graph.svg skipped: the output neuron has {size} Values, too many to read "
             f"(the limit is {GRAPH_NODE_LIMIT}); use smaller --hidden layers to draw it",
             file=sys.stderr,
         )
