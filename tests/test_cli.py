@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -18,9 +19,10 @@ from pathlib import Path
 import pytest
 
 import tinygrad_edu
-from tinygrad_edu import Value, cli, datasets, training
+from tinygrad_edu import Value, cli, datasets, nn, training
 from tinygrad_edu.cli import main
 from tinygrad_edu.nn import MLP
+from tinygrad_edu.optim import Adam
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SCRIPT = shutil.which("tinygrad-edu", path=str(Path(sys.executable).parent))
@@ -70,23 +72,24 @@ def hide_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
 
 
+MAKE = {
+    "moons": datasets.make_moons,
+    "circles": datasets.make_circles,
+    "spirals": datasets.make_spirals,
+    "xor": datasets.make_xor,
+}
+
+
 def check_training_output(out: Path, stdout: str, *, steps: int) -> dict:
     """The files of demo/train: a loadable model that scores what was reported, a
     well-formed SVG graph and a PNG plot."""
     data = json.loads((out / "model.json").read_text(encoding="utf-8"))
-    setup = data["training"]
-    model = MLP(**data["model"])
-    model.load_state_dict(data["state_dict"])
-    make = {
-        "moons": datasets.make_moons,
-        "circles": datasets.make_circles,
-        "spirals": datasets.make_spirals,
-        "xor": datasets.make_xor,
-    }[setup["dataset"]]
-    X, y = make(n_samples=setup["samples"], seed=setup["seed"])  # noqa: N806
+    setup = data["metadata"]["training"]
+    model = nn.load(out / "model.json")  # the file is exactly nn.save's format
+    X, y = MAKE[setup["dataset"]](n_samples=setup["samples"], seed=setup["seed"])  # noqa: N806
     reloaded_accuracy = training.accuracy(model, X, y)
     assert reloaded_accuracy == setup["final_accuracy"]
-    assert f"final accuracy: {reloaded_accuracy:.1%}" in stdout
+    assert f"final accuracy (after step {steps}'s update): {reloaded_accuracy:.1%}" in stdout
     assert setup["steps"] == steps
     assert f"step {steps}/{steps}" in stdout  # progress lines, the last step included
 
@@ -110,9 +113,15 @@ def test_demo_trains_moons_and_writes_its_files(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "training:" in result.stderr and "100/100" in result.stderr  # tqdm's bar
     data = check_training_output(tmp_path / "tinygrad_edu_demo", result.stdout, steps=100)
-    assert data["model"] == {"nin": 2, "nouts": [16, 16, 1], "activation": "relu"}
-    assert data["training"]["dataset"] == "moons"
-    assert data["training"]["final_accuracy"] >= 0.95  # the demo must actually learn
+    assert data["kind"] == "MLP"
+    assert data["config"] == {
+        "nin": 2,
+        "nouts": [16, 16, 1],
+        "activation": "relu",
+        "output_activation": "linear",
+    }
+    assert data["metadata"]["training"]["dataset"] == "moons"
+    assert data["metadata"]["training"]["final_accuracy"] >= 0.95  # the demo must learn
 
 
 def test_train_with_choices_as_a_subprocess(tmp_path: Path) -> None:
@@ -133,8 +142,13 @@ def test_train_with_choices_as_a_subprocess(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "training:" not in result.stderr  # --no-progress: no bar
     data = check_training_output(tmp_path / "spiral_run", result.stdout, steps=5)
-    assert data["model"] == {"nin": 2, "nouts": [8, 3], "activation": "tanh"}
-    assert data["training"] | {"final_accuracy": None} == {
+    assert data["config"] == {
+        "nin": 2,
+        "nouts": [8, 3],
+        "activation": "tanh",
+        "output_activation": "linear",
+    }
+    assert data["metadata"]["training"] | {"final_accuracy": None} == {
         "dataset": "spirals",
         "samples": 60,
         "seed": 3,
@@ -157,9 +171,9 @@ def test_train_in_process(
     argv = ["train", "--dataset", dataset, "--optimizer", optimizer, "--steps", "4"]
     assert main([*argv, "--hidden", "4,4", "--out", str(out), "--no-progress"]) == 0
     data = check_training_output(out, capsys.readouterr().out, steps=4)
-    assert data["training"]["loss"] == "hinge"
-    assert data["training"]["lr"] == lr  # the optimizer's default rate
-    assert data["model"]["nouts"] == [4, 4, 1]
+    assert data["metadata"]["training"]["loss"] == "hinge"
+    assert data["metadata"]["training"]["lr"] == lr  # the optimizer's default rate
+    assert data["config"]["nouts"] == [4, 4, 1]
 
 
 def test_without_matplotlib_the_plot_is_skipped_with_advice(
@@ -201,6 +215,9 @@ def test_a_graph_too_big_to_read_is_skipped(
         (["--lr", "fast"], "--lr"),
         (["--steps", "0"], "--steps"),
         (["--steps", "2.5"], "--steps"),
+        (["--steps", "10**26"], "--steps"),
+        (["--steps", str(10**26)], "from 1 to 1,000,000"),
+        (["--steps", "1000001"], "from 1 to 1,000,000"),
         (["--samples", "-4"], "--samples"),
         (["--seed", "-1"], "--seed"),
         (["--dataset", "mnist"], "--dataset"),
@@ -281,6 +298,110 @@ def test_train_refuses_an_output_directory_it_cannot_write_into(
     assert_clean_failure(code, err)
     assert err.count("\n") == 1 and "'/proc'" in err
     assert "training" not in out
+
+
+def test_each_printed_figure_is_what_its_line_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Step lines count from 1 and show the loss and accuracy before that step's update;
+    the final line is the accuracy after the last update. Checked against fit itself."""
+    argv = ["train", "--steps", "5", "--hidden", "4", "--samples", "40", "--seed", "2"]
+    assert main([*argv, "--out", str(tmp_path), "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "measured before that step's update" in stdout
+    printed = re.findall(r"^step (\d)/5  loss (\S+)  accuracy (\S+)%$", stdout, re.MULTILINE)
+    assert [int(step) for step, _, _ in printed] == [1, 2, 3, 4, 5]
+
+    X, y = datasets.make_moons(n_samples=40, seed=2)  # noqa: N806
+    model = MLP(2, [4, 1], seed=2)
+    history = training.fit(
+        model, X, y, optimizer=Adam(model.parameters(), 0.01), steps=5, progress=False
+    )
+    for (_, loss, accuracy), expected_loss, expected_accuracy in zip(
+        printed, history["loss"], history["accuracy"]
+    ):
+        assert float(loss) == float(f"{expected_loss:.4g}")
+        assert accuracy == f"{expected_accuracy * 100:.1f}"
+    after = training.accuracy(model, X, y)
+    assert f"final accuracy (after step 5's update): {after:.1%}" in stdout
+
+
+def test_a_diverging_run_prints_fits_warning_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--lr", "1e6", "--steps", "6", "--hidden", "4", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("tinygrad-edu train: warning: fit: step 2: the loss is ")
+    assert stderr.count("\n") == 1 and "smaller learning rate (lr is 1e+06)" in stderr
+
+
+def test_too_many_steps_is_refused_before_any_folder_is_made(tmp_path: Path) -> None:
+    result = run_module("train", "--steps", str(10**26), "--out", "never", cwd=tmp_path)
+    assert_clean_failure(result.returncode, result.stderr)
+    assert "--steps: expected a whole number of steps from 1 to 1,000,000" in result.stderr
+    assert not (tmp_path / "never").exists()
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_reads_the_saved_model_and_its_data_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "spirals", "--hidden", "6", "--steps", "3", "--seed", "4"]
+    assert main([*argv, "--samples", "30", "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.json")]) == 0
+    model = nn.load(out / "model.json")
+    X, y = datasets.make_spirals(n_samples=30, seed=4)  # noqa: N806, as recorded in the file
+    expected = training.accuracy(model, X, y)
+    assert capsys.readouterr().out == (
+        f"{model} on 30 spirals points (seed 4)\n"
+        f"accuracy: {expected:.1%} ({round(expected * 30)} of 30 points)\n"
+    )
+    assert main(["evaluate", str(out / "model.json"), "--samples", "12", "--seed", "9"]) == 0
+    X, y = datasets.make_spirals(n_samples=12, seed=9)  # noqa: N806
+    assert f"accuracy: {training.accuracy(model, X, y):.1%}" in capsys.readouterr().out
+
+
+def test_evaluate_a_file_written_by_nn_save(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = MLP(2, [3, 1], seed=0)
+    nn.save(model, tmp_path / "mine.json")  # no training record: moons, 100 points, seed 0
+    assert main(["evaluate", str(tmp_path / "mine.json")]) == 0
+    X, y = datasets.make_moons(n_samples=100, seed=0)  # noqa: N806
+    assert f"accuracy: {training.accuracy(model, X, y):.1%}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, "cannot read"),
+        ("{", "not valid JSON"),
+        ('{"model": {}, "state_dict": {}}', "is not a saved model"),
+        ("spirals", "binary labels must be 0/1 or -1/+1, got 2"),
+        ("three inputs", "expected 3 inputs, got 2"),
+    ],
+)
+def test_evaluate_refuses_what_it_cannot_read_or_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, words: str
+) -> None:
+    path = tmp_path / "model.json"
+    argv = ["evaluate", str(path)]
+    if content == "spirals":
+        nn.save(MLP(2, [3, 1], seed=0), path)
+        argv += ["--dataset", "spirals"]
+    elif content == "three inputs":
+        nn.save(MLP(3, [3, 1], seed=0), path)
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    code = main(argv)
+    stderr = capsys.readouterr().err
+    assert_clean_failure(code, stderr)
+    assert stderr.count("\n") == 1 and words in stderr
 
 
 # --------------------------------------------------------------------------- graph
@@ -429,7 +550,7 @@ def test_graph_reports_an_unwritable_output_file(
 # --------------------------------------------------------------------------- help and usage
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["graph"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["evaluate"], ["graph"]])
 def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         main([*command, "--help"])

@@ -132,3 +132,13 @@ def test_noise_is_gaussian_with_the_given_standard_deviation() -> None:
 def test_bad_arguments_are_refused(call, error, message) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+def test_noise_too_large_for_float64_is_refused_not_turned_into_infinity(name) -> None:
+    make = GENERATORS[name]
+    with pytest.raises(ValueError, match=rf"make_{name}: noise=1e\+308 is too large: .* float64"):
+        make(100, noise=1e308, seed=0)
+    # a large noise whose draws stay in range is still taken, with finite coordinates
+    points, _ = make(100, noise=1e300, seed=0)
+    assert all(math.isfinite(c) for point in points for c in point)

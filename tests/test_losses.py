@@ -43,20 +43,36 @@ def test_mse_loss_matches_pytorch(torch, pairs) -> None:
     assert_matches(torch, losses.mse_loss(leaves, targets), leaves, reference, tensor)
 
 
-@given(pairs=st.lists(st.tuples(logit, st.sampled_from([-1, 1])), min_size=1, max_size=6))
-def test_hinge_loss_matches_pytorch(torch, pairs) -> None:
-    scores, labels = [s for s, _ in pairs], [y for _, y in pairs]
+@given(
+    pairs=st.lists(st.tuples(logit, st.sampled_from([-1, 1])), min_size=1, max_size=6),
+    zero_one=st.booleans(),
+)
+def test_hinge_loss_matches_pytorch(torch, pairs, zero_one: bool) -> None:
+    """Labels -1/+1, or the same labels written 0/1."""
+    scores, signs = [s for s, _ in pairs], [y for _, y in pairs]
+    labels = [(y + 1) // 2 for y in signs] if zero_one else signs
     leaves, tensor = leaves_and_tensor(torch, scores)
-    reference = torch.relu(1.0 - torch.tensor(labels, dtype=torch.float64) * tensor).mean()
+    reference = torch.relu(1.0 - torch.tensor(signs, dtype=torch.float64) * tensor).mean()
     assert_matches(torch, losses.hinge_loss(leaves, labels), leaves, reference, tensor)
 
 
-@given(pairs=st.lists(st.tuples(logit, st.sampled_from([0, 1])), min_size=1, max_size=6))
-def test_binary_cross_entropy_with_logits_matches_pytorch(torch, pairs) -> None:
+# Target kinds binary cross-entropy takes: how to draw one, and the probability it means.
+BCE_TARGETS = {
+    "labels 0/1": (st.sampled_from([0, 1]), lambda t: t),
+    "probabilities": (st.floats(0.0, 1.0), lambda t: t),
+    "labels -1/+1": (st.sampled_from([-1, 1]), lambda t: (t + 1) / 2),
+}
+
+
+@pytest.mark.parametrize("kind", BCE_TARGETS)
+@given(data=st.data())
+def test_binary_cross_entropy_with_logits_matches_pytorch(torch, kind, data) -> None:
+    target, as_probability = BCE_TARGETS[kind]
+    pairs = data.draw(st.lists(st.tuples(logit, target), min_size=1, max_size=6))
     logits, targets = [z for z, _ in pairs], [y for _, y in pairs]
     leaves, tensor = leaves_and_tensor(torch, logits)
     reference = torch.nn.functional.binary_cross_entropy_with_logits(
-        tensor, torch.tensor(targets, dtype=torch.float64)
+        tensor, torch.tensor([as_probability(y) for y in targets], dtype=torch.float64)
     )
     loss = losses.binary_cross_entropy_with_logits(leaves, targets)
     assert_matches(torch, loss, leaves, reference, tensor)
@@ -161,9 +177,31 @@ def test_losses_are_means_over_the_batch() -> None:
         (lambda: losses.mse_loss([1.0, 2.0], [1.0]), r"mse_loss: .*\(2 vs 1\)"),
         (lambda: losses.hinge_loss([Value(1.0)], [1, -1]), r"hinge_loss: .*\(1 vs 2\)"),
         (lambda: losses.mse_loss([], []), "mse_loss: preds is empty"),
-        (lambda: losses.hinge_loss([Value(1.0)], [0]), "hinge_loss: labels must be -1 or 1, got 0"),
-        (lambda: losses.binary_cross_entropy_with_logits([0.0], [-1]), "must be 0 or 1, got -1"),
-        (lambda: losses.binary_cross_entropy_with_logits([0.0], [0.5]), "got 0.5 at index 0"),
+        (
+            lambda: losses.hinge_loss([Value(1.0)] * 3, [1, 0, -1]),
+            r"hinge_loss: binary labels must be all 0/1 or -1/\+1, not a mix of the two: "
+            r"labels\[1\] is 0 and labels\[2\] is -1",
+        ),
+        (
+            lambda: losses.hinge_loss([Value(1.0)] * 2, [1, 2]),
+            r"hinge_loss: binary labels must be 0/1 or -1/\+1, got 2 at index 1",
+        ),
+        (lambda: losses.hinge_loss([Value(1.0)], [0.5]), r"0/1 or -1/\+1, got 0.5 at index 0"),
+        (
+            lambda: losses.binary_cross_entropy_with_logits([0.0] * 3, [1, -1, 0]),
+            r"targets must be probabilities in \[0, 1\] \(labels 0/1\) or labels -1/\+1, "
+            r"not a mix: targets\[1\] is -1 and targets\[2\] is 0.0",
+        ),
+        (
+            lambda: losses.binary_cross_entropy_with_logits([0.0] * 2, [-1, 0.5]),
+            r"not a mix: targets\[0\] is -1 and targets\[1\] is 0.5",
+        ),
+        (
+            lambda: losses.binary_cross_entropy_with_logits([0.0], [1.5]),
+            r"probabilities in \[0, 1\] \(labels 0/1\) or labels -1/\+1, got 1.5 at index 0",
+        ),
+        (lambda: losses.binary_cross_entropy_with_logits([0.0], [-0.5]), "got -0.5 at index 0"),
+        (lambda: losses.binary_cross_entropy_with_logits([0.0], [math.nan]), "got nan"),
         (lambda: losses.cross_entropy([[0.0, 1.0]], [2]), r"targets\[0\] = 2 .* 0\.\.1"),
         (lambda: losses.cross_entropy([[0.0, 1.0]], [-1]), r"targets\[0\] = -1"),
         (lambda: losses.cross_entropy([[0.0, 1.0], [0.0]], [0, 0]), "sample 1 has 1 logits"),
@@ -185,6 +223,10 @@ def test_bad_values_raise_value_error_naming_the_problem(call, message) -> None:
         lambda: losses.mse_loss(["a"], [1.0]),
         lambda: losses.mse_loss("ab", "ab"),
         lambda: losses.hinge_loss([Value(1.0)], [Value(1.0)]),
+        lambda: losses.hinge_loss([Value(1.0)], [True]),
+        lambda: losses.hinge_loss([Value(1.0)], "1"),
+        lambda: losses.binary_cross_entropy_with_logits([0.0], [False]),
+        lambda: losses.binary_cross_entropy_with_logits([0.0], ["1"]),
         lambda: losses.cross_entropy([[0.0, 1.0]], [1.0]),
         lambda: losses.cross_entropy(None, [1]),
         lambda: losses.l2_penalty([1.0], 0.1),

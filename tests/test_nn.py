@@ -6,12 +6,13 @@ import json
 import math
 import random
 import statistics
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, gradcheck, no_grad
+from tinygrad_edu import Value, gradcheck, nn, no_grad
 from tinygrad_edu.nn import ACTIVATIONS, MLP, Layer, Module, Neuron
 
 finite = st.floats(-3.0, 3.0, allow_nan=False)
@@ -304,10 +305,13 @@ def _broken_states(good: dict) -> list[tuple[dict, type, str]]:
         ({**good, last: math.nan}, ValueError, last),
         ({**good, last: math.inf}, ValueError, last),
         ({**good, first: [1.0]}, ValueError, first),
+        ({**good, last: 10**400}, ValueError, rf"{last}' is too large for a float64"),
+        ({**good, first: -(10**400)}, ValueError, rf"{first}' is too large for a float64"),
+        ({**good, last: Fraction(10**400, 3)}, ValueError, rf"{last}' is too large"),
     ]
 
 
-@pytest.mark.parametrize("case", range(8))
+@pytest.mark.parametrize("case", range(11))
 def test_a_failed_load_names_the_entry_and_leaves_the_model_unchanged(case) -> None:
     model = MLP(2, [3, 1], seed=0)
     before = model.state_dict()
@@ -316,6 +320,17 @@ def test_a_failed_load_names_the_entry_and_leaves_the_model_unchanged(case) -> N
     with pytest.raises(error, match=name.replace(".", r"\.")):
         model.load_state_dict(state)
     assert model.state_dict() == before
+
+
+def test_load_state_dict_given_a_whole_saved_file_points_to_nn_load(tmp_path) -> None:
+    model = MLP(2, [3, 1], seed=0)
+    path = nn.save(model, tmp_path / "model.json")
+    whole = json.loads(path.read_text())
+    with pytest.raises(ValueError, match=r"whole saved model .* nn\.load\(path\)"):
+        MLP(2, [3, 1], seed=1).load_state_dict(whole)
+    other = MLP(2, [3, 1], seed=1)
+    other.load_state_dict(whole["state_dict"])  # the part that is a state dict
+    assert other.state_dict() == model.state_dict()
 
 
 def test_load_state_dict_wants_a_mapping() -> None:

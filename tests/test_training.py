@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import pytest
 
@@ -56,7 +57,7 @@ def test_a_step_is_forward_loss_penalty_backward_update(small_problem) -> None:
         progress=False, callback=lambda *args: calls.append(args),
     )  # fmt: skip
     assert history == {"loss": [loss.data], "accuracy": [correct / len(labels)]}
-    assert calls == [(0, loss.data, correct / len(labels))]
+    assert calls == [(1, loss.data, correct / len(labels))]  # steps count from 1
     assert [p.data for p in model.parameters()] == expected
 
 
@@ -95,8 +96,8 @@ def test_callback_step_indexes_the_history(small_problem) -> None:
     calls = []
     history = fit(model, points, labels, steps=5, progress=False,
                   callback=lambda step, loss, acc: calls.append((step, loss, acc)))  # fmt: skip
-    assert [step for step, _, _ in calls] == [0, 1, 2, 3, 4]
-    assert all(history["loss"][s] == loss and history["accuracy"][s] == acc
+    assert [step for step, _, _ in calls] == [1, 2, 3, 4, 5]
+    assert all(history["loss"][s - 1] == loss and history["accuracy"][s - 1] == acc
                for s, loss, acc in calls)  # fmt: skip
 
 
@@ -151,7 +152,13 @@ def test_accuracy_is_the_fraction_of_correct_predictions() -> None:
         ({"loss": "softmax"}, ValueError, "unknown loss 'softmax'"),
         ({"loss": 3}, TypeError, "loss must be a name or a function"),
         ({"loss": "cross_entropy"}, ValueError, "needs one output per class"),
-        ({"labels": [2] * 20}, ValueError, r"labels 0 or 1, got \[2\]"),
+        (
+            {"labels": [2] * 20},
+            ValueError,
+            "binary labels must be 0/1 or -1/\\+1, got 2 at index 0",
+        ),
+        ({"labels": [0] * 10 + [-1] * 10}, ValueError, r"0/1 or -1/\+1, not a mix .*\[0\] is 0"),
+        ({"labels": [True] * 20}, TypeError, r"fit: labels\[0\] must be a number, got bool"),
         ({"labels": [0, 1]}, ValueError, "X has 20 samples but y has 2 labels"),
         ({"points": [], "labels": []}, ValueError, "empty"),
         ({"points": [[1.0, 2.0, 3.0]] * 20}, ValueError, "expected 2 inputs, got 3"),
@@ -163,7 +170,7 @@ def test_accuracy_is_the_fraction_of_correct_predictions() -> None:
         (
             {"loss": lambda outputs, y: (outputs[0] * 0.0 + 1e300) * 1e300},
             OverflowError,
-            r"fit: step 0: '\*' of \(1e\+300, 1e\+300\) overflows float64",
+            r"fit: step 1 of 100: '\*' of \(1e\+300, 1e\+300\) overflows float64",
         ),
     ],
 )
@@ -179,11 +186,14 @@ def test_bad_arguments_raise_and_leave_the_model_unchanged(
     assert model.state_dict() == before
 
 
+@pytest.mark.filterwarnings("ignore:fit.*diverging:RuntimeWarning")
 def test_a_diverging_run_stops_with_the_step_and_the_weights_before_it() -> None:
     points, labels = datasets.make_moons(20, noise=0.1, seed=0)
     model = MLP(2, [8, 1], seed=0)
     weights_after = []  # the weights after each completed step
-    with pytest.raises(ArithmeticError, match=r"fit: step (\d+): .*smaller learning rate") as info:
+    with pytest.raises(
+        ArithmeticError, match=r"fit: step (\d+) of 100: .*smaller learning"
+    ) as info:
         fit(
             model,
             points,
@@ -195,9 +205,70 @@ def test_a_diverging_run_stops_with_the_step_and_the_weights_before_it() -> None
             callback=lambda step, loss, accuracy: weights_after.append(model.state_dict()),
         )
     failed_step = int(re.search(r"step (\d+)", str(info.value)).group(1))
-    assert failed_step == len(weights_after) > 0
+    assert failed_step == len(weights_after) + 1 > 1  # steps 1 .. failed_step - 1 completed
     assert model.state_dict() == weights_after[-1]
     assert all(math.isfinite(w) for w in model.state_dict().values())
+
+
+def test_a_loss_that_grows_by_orders_of_magnitude_gets_one_warning(small_problem) -> None:
+    points, labels, model, _ = small_problem
+    with pytest.warns(RuntimeWarning) as caught:
+        history = fit(model, points, labels, optimizer=SGD(model.parameters(), lr=1e6),
+                      steps=10, progress=False)  # fmt: skip
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    # the first step whose loss is over 1000 times the loss at step 1 is named
+    step = next(i + 1 for i, loss in enumerate(history["loss"]) if loss > 1000 * history["loss"][0])
+    assert message.startswith(f"fit: step {step}: the loss is ")
+    assert "diverging" in message and "smaller learning rate (lr is 1e+06)" in message
+    assert caught[0].filename == __file__  # it points at the call to fit
+
+
+def test_a_healthy_run_gets_no_warning(small_problem) -> None:
+    points, labels, model, _ = small_problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = fit(model, points, labels, steps=30, progress=False)
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_an_optimizer_holding_none_of_the_models_parameters_is_refused(small_problem) -> None:
+    points, labels, model, twin = small_problem
+    before = model.state_dict()
+    with pytest.raises(ValueError, match="optimizer holds none of the model's 17 parameters"):
+        fit(model, points, labels, optimizer=SGD(twin.parameters(), lr=1.0), progress=False)
+    assert model.state_dict() == before == twin.state_dict()
+    # an optimizer for some of the parameters (the last layer only, say) is fine
+    last_layer = model.layers[-1].parameters()
+    fit(model, points, labels, optimizer=SGD(last_layer, lr=0.1), steps=2, progress=False)
+    changed = [name for name, value in model.state_dict().items() if value != before[name]]
+    assert changed and all(name.startswith("layers.1.") for name in changed)
+
+
+# ------------------------------------------------------------------ binary labels: 0/1 or -1/+1
+
+
+@pytest.mark.parametrize("loss", ["hinge", "bce", "mse"])
+def test_every_binary_loss_takes_labels_0_1_and_minus_1_plus_1_alike(small_problem, loss) -> None:
+    points, labels, model, twin = small_problem
+    signs = [2 * label - 1 for label in labels]
+    history = fit(model, points, labels, loss=loss, steps=5, progress=False)
+    assert fit(twin, points, signs, loss=loss, steps=5, progress=False) == history
+    assert model.state_dict() == twin.state_dict()
+    assert accuracy(model, points, signs) == accuracy(model, points, labels)
+
+
+def test_accuracy_counts_a_positive_score_right_for_label_1_and_negative_for_0_or_minus_1() -> None:
+    points, labels = datasets.make_moons(30, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    scores = [model(x).data for x in points]
+    right = sum((s > 0) == (label == 1) for s, label in zip(scores, labels)) / len(labels)
+    assert 0 < right < 1
+    assert accuracy(model, points, labels) == right
+    assert accuracy(model, points, [2 * label - 1 for label in labels]) == right
+    assert accuracy(model, points, [float(label) for label in labels]) == right
+    with pytest.raises(ValueError, match=r"accuracy: .*0/1 or -1/\+1, not a mix"):
+        accuracy(model, points, [-1, *labels[1:]])  # a -1 among 0/1 labels
 
 
 def test_binary_losses_need_a_model_with_one_output() -> None:

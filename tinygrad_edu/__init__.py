@@ -1,11 +1,14 @@
 """tinygrad_edu: a scalar reverse-mode automatic differentiation engine for learning.
 
 >>> from tinygrad_edu import Value
->>> x, w, b = Value(2.0, "x"), Value(-3.0, "w"), Value(1.0, "b")
->>> y = (w * x + b).tanh()
+>>> x, w, b = Value(2.0, "x"), Value(0.5, "w"), Value(-0.5, "b")
+>>> y = (w * x + b).tanh()     # tanh(0.5)
 >>> y.backward()
->>> round(w.grad, 6)     # dy/dw = x * (1 - tanh(w x + b)**2)
-0.000363
+>>> print(f"{y.data:.4f} {w.grad:.4f} {x.grad:.4f} {b.grad:.4f}")
+0.4621 1.5729 0.3932 0.7864
+
+``w.grad`` is dy/dw = x (1 - y²) = 2 × 0.7864, ``x.grad`` is w (1 - y²) and ``b.grad``
+is 1 - y².
 
 The package, from the bottom up: ``operators`` (float kernels) → ``engine`` (Value and
 backward) → ``functional`` (grad) and ``gradient_check`` → ``nn``, ``losses``, ``optim``,

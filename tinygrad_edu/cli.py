@@ -1,11 +1,14 @@
 """The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``).
 
-Three subcommands, each with ``--help``:
+Four subcommands, each with ``--help``:
 
 * ``tinygrad-edu demo``: train a small MLP on the two-moons data set and write the
-  model, a picture of one prediction's computation graph and the decision boundary.
+  model (a file that :func:`tinygrad_edu.nn.load` reads), a picture of one prediction's
+  computation graph and the decision boundary.
 * ``tinygrad-edu train``: the same with your choice of data set, layers, activation,
   optimizer, learning rate and number of steps.
+* ``tinygrad-edu evaluate model.json``: load a saved model and measure its accuracy on
+  the data set it was trained on (or another one).
 * ``tinygrad-edu graph "tanh(x*w + b)" x=1 w=2 b=-1``: build the expression as Values,
   run ``backward()``, print the value and every input's gradient and draw the graph.
   The expression is read by :mod:`tinygrad_edu.expression`, which never runs Python.
@@ -22,13 +25,14 @@ import json
 import math
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from tqdm import tqdm
 
-from tinygrad_edu import __version__, datasets, training, viz
+from tinygrad_edu import __version__, datasets, nn, training, viz
 from tinygrad_edu._files import write_atomically
 from tinygrad_edu.engine import Value, no_grad, topological_order
 from tinygrad_edu.expression import FUNCTIONS, ExpressionError, evaluate, parse, parse_assignments
@@ -68,6 +72,7 @@ GRAPH_NODE_LIMIT = 60
 
 _PLOT_GRID = 60  # the decision boundary is evaluated on a 60 x 60 grid
 _PROGRESS_LINES = 10  # about this many loss/accuracy lines per run
+MAX_STEPS = 1_000_000  # about eight hours of the demo's model: more is surely a slip
 
 
 class _InputError(Exception):
@@ -95,6 +100,9 @@ def _number_type(
 
 
 _positive_int = _number_type(int, lambda n: n > 0, "a positive integer")
+_step_count = _number_type(
+    int, lambda n: 0 < n <= MAX_STEPS, f"a whole number of steps from 1 to {MAX_STEPS:,}"
+)
 _seed = _number_type(int, lambda n: n >= 0, "an integer >= 0")
 _learning_rate = _number_type(float, lambda x: math.isfinite(x) and x > 0.0, "a finite number > 0")
 
@@ -184,7 +192,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"learning rate (default: {default_rates})",
     )
     train.add_argument(
-        "--steps", type=_positive_int, default=100, help="training steps (default: 100)"
+        "--steps",
+        type=_step_count,
+        default=100,
+        help=f"training steps, at most {MAX_STEPS:,} (default: 100)",
     )
     train.add_argument(
         "--seed", type=_seed, default=0, help="seed for the data and the weights (default: 0)"
@@ -198,6 +209,21 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(train, default_out="tinygrad_edu_train")
     train.set_defaults(run=_run_training)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="load a saved model and measure its accuracy",
+        description="Load a model saved by 'demo' or 'train' (or by nn.save) and print its "
+        "accuracy on a data set: by default the one it was trained on, as recorded in the "
+        "file.",
+    )
+    evaluate.add_argument("model", metavar="MODEL", type=Path, help="e.g. runs/model.json")
+    evaluate.add_argument("--dataset", choices=DATASETS, help="default: as recorded, or moons")
+    evaluate.add_argument(
+        "--samples", type=_positive_int, help="number of points (default: as recorded, or 100)"
+    )
+    evaluate.add_argument("--seed", type=_seed, help="default: as recorded, or 0")
+    evaluate.set_defaults(run=_run_evaluate)
 
     graph = commands.add_parser(
         "graph",
@@ -233,7 +259,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     graph.set_defaults(run=_run_graph)
 
-    for command in (demo, train, graph):
+    for command in (demo, train, evaluate, graph):
         command.set_defaults(parser=command)
     return parser
 
@@ -281,33 +307,42 @@ def _run_training(args: argparse.Namespace) -> int:
         f"{loss} loss, {args.optimizer} lr {lr:g}, {args.steps} steps"
     )
 
+    print("each step's loss and accuracy are measured before that step's update")
     report_every = max(1, args.steps // _PROGRESS_LINES)
 
     def report(step: int, step_loss: float, step_accuracy: float) -> None:
-        if (step + 1) % report_every == 0 or step == 0:
+        if step % report_every == 0 or step == 1:
             # tqdm.write keeps the lines from breaking the progress bar
             tqdm.write(
-                f"step {step + 1:>{len(str(args.steps))}}/{args.steps}  "
-                f"loss {step_loss:.4f}  accuracy {step_accuracy:.1%}"
+                f"step {step:>{len(str(args.steps))}}/{args.steps}  "
+                f"loss {step_loss:.4g}  accuracy {step_accuracy:.1%}"
             )
 
+    def warn(message: Warning | str, category: type[Warning], *details: object) -> None:
+        # fit's warnings (a diverging loss) as one line, like the errors
+        tqdm.write(f"{args.parser.prog}: warning: {message}", file=sys.stderr)
+
     try:
-        training.fit(
-            model,
-            X,
-            y,
-            loss=loss,
-            optimizer=make_optimizer(model.parameters(), lr),
-            steps=args.steps,
-            progress=args.progress,
-            callback=report,
-            compile=args.compile,
-        )
+        with warnings.catch_warnings():
+            warnings.showwarning = warn
+            training.fit(
+                model,
+                X,
+                y,
+                loss=loss,
+                optimizer=make_optimizer(model.parameters(), lr),
+                steps=args.steps,
+                progress=args.progress,
+                callback=report,
+                compile=args.compile,
+            )
     except ArithmeticError as error:  # training diverged: the learning rate is too large
         raise _InputError(str(error)) from None
     final_accuracy = training.accuracy(model, X, y)
-    correct = round(final_accuracy * len(X))
-    print(f"final accuracy: {final_accuracy:.1%} ({correct} of {len(X)} points)")
+    print(
+        f"final accuracy (after step {args.steps}'s update): "
+        f"{_accuracy_text(final_accuracy, len(X))}"
+    )
 
     setup = {
         "dataset": args.dataset,
@@ -321,7 +356,7 @@ def _run_training(args: argparse.Namespace) -> int:
     }
     try:
         written = [
-            _save_model(model, nouts, args.activation, setup, args.out / "model.json"),
+            nn.save(model, args.out / "model.json", metadata={"training": setup}),
             _save_prediction_graph(model, X[0], args.out / "graph.svg"),
             _save_decision_boundary(model, X, y, args, args.out / "decision_boundary.png"),
         ]
@@ -352,21 +387,9 @@ def _check_outputs_writable(out: Path) -> None:
         raise _InputError(f"--out: cannot write files in {str(out)!r}: {error}") from None
 
 
-def _save_model(
-    model: Module, nouts: list[int], activation: str, setup: dict[str, object], path: Path
-) -> Path:
-    """Write the trained parameters with what is needed to rebuild the model::
-
-    data = json.loads(path.read_text())
-    model = MLP(**data["model"])
-    model.load_state_dict(data["state_dict"])
-    """
-    data = {
-        "model": {"nin": 2, "nouts": nouts, "activation": activation},
-        "training": setup,
-        "state_dict": model.state_dict(),
-    }
-    return write_atomically(path, json.dumps(data, indent=2) + "\n")
+def _accuracy_text(accuracy: float, n_points: int) -> str:
+    """``88.0% (88 of 100 points)``."""
+    return f"{accuracy:.1%} ({round(accuracy * n_points)} of {n_points} points)"
 
 
 def _save_prediction_graph(model: MLP, x: list[float], path: Path) -> Path | None:
@@ -442,6 +465,34 @@ def _save_decision_boundary(
 def _grid(low: float, high: float) -> list[float]:
     step = (high - low) / (_PLOT_GRID - 1)
     return [low + i * step for i in range(_PLOT_GRID)]
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    try:
+        model = nn.load(args.model)
+    except OSError as error:
+        raise _InputError(f"cannot read {str(args.model)!r}: {error.strerror}") from None
+    except ValueError as error:
+        raise _InputError(str(error)) from None
+    # what the training run recorded (the file is valid JSON: nn.load has read it)
+    metadata = json.loads(args.model.read_text(encoding="utf-8")).get("metadata", {})
+    setup = metadata.get("training")
+    if not isinstance(setup, dict):  # a file from nn.save, without a training record
+        setup = {}
+    dataset = args.dataset or setup.get("dataset", "moons")
+    samples = args.samples or setup.get("samples", 100)
+    seed = setup.get("seed", 0) if args.seed is None else args.seed
+    try:
+        X, y = DATASETS[dataset](n_samples=samples, seed=seed)  # noqa: N806
+        accuracy = training.accuracy(model, X, y)
+    except (KeyError, TypeError, ValueError) as error:  # e.g. a model with 3 inputs
+        raise _InputError(f"cannot evaluate {str(args.model)!r} on {dataset}: {error}") from None
+    print(f"{model} on {len(X)} {dataset} points (seed {seed})")
+    print(f"accuracy: {_accuracy_text(accuracy, len(X))}")
+    return 0
 
 
 # --------------------------------------------------------------------------- graph

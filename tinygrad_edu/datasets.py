@@ -8,7 +8,8 @@ straight line, so a model needs a hidden layer (a nonlinearity) to fit them.
 Randomness comes from a private ``random.Random(seed)``: the same seed gives the same
 data every time, and the global :mod:`random` state is left alone. ``noise`` is the
 standard deviation of Gaussian noise (added to each coordinate, except for spirals,
-where it blurs the angle).
+where it blurs the angle); a noise so large that a draw leaves the float64 range
+(``noise=1e308``) is a ValueError rather than infinite coordinates.
 
 >>> X, y = make_moons(4, noise=0.0, seed=0)
 >>> len(X), sorted(y)
@@ -39,12 +40,27 @@ def _shuffled(rng: random.Random, samples: list[tuple[list[float], int]]) -> Dat
     return [x for x, _ in samples], [label for _, label in samples]
 
 
+def _gauss(owner: str, rng: random.Random, noise: float) -> float:
+    """One draw of Gaussian noise; a ValueError if ``noise`` is so large that it overflows."""
+    draw = rng.gauss(0.0, noise)
+    if not math.isfinite(draw):  # e.g. noise=1e308: two standard deviations exceed float64
+        raise ValueError(
+            f"{owner}: noise={noise!r} is too large: a draw of the noise is {draw!r}, "
+            "beyond the float64 range"
+        )
+    return draw
+
+
 def _noisy(
-    rng: random.Random, points: list[tuple[float, float]], labels: list[int], noise: float
+    owner: str,
+    rng: random.Random,
+    points: list[tuple[float, float]],
+    labels: list[int],
+    noise: float,
 ) -> Dataset:
     """Add Gaussian noise to each coordinate, then shuffle."""
     samples = [
-        ([x0 + rng.gauss(0.0, noise), x1 + rng.gauss(0.0, noise)], label)
+        ([x0 + _gauss(owner, rng, noise), x1 + _gauss(owner, rng, noise)], label)
         for (x0, x1), label in zip(points, labels)
     ]
     return _shuffled(rng, samples)
@@ -70,7 +86,7 @@ def make_moons(
     n_upper, n_lower = _split(n_samples, 2)[::-1]  # as scikit-learn: the odd point goes below
     points = [(math.cos(t), math.sin(t)) for t in _linspace(0.0, math.pi, n_upper)]
     points += [(1.0 - math.cos(t), 0.5 - math.sin(t)) for t in _linspace(0.0, math.pi, n_lower)]
-    return _noisy(rng, points, [0] * n_upper + [1] * n_lower, noise)
+    return _noisy("make_moons", rng, points, [0] * n_upper + [1] * n_lower, noise)
 
 
 def make_circles(
@@ -92,7 +108,7 @@ def make_circles(
     for n, radius in ((n_outer, 1.0), (n_inner, factor)):
         angles = _linspace(0.0, 2.0 * math.pi, n, endpoint=False)
         points += [(radius * math.cos(t), radius * math.sin(t)) for t in angles]
-    return _noisy(rng, points, [0] * n_outer + [1] * n_inner, noise)
+    return _noisy("make_circles", rng, points, [0] * n_outer + [1] * n_inner, noise)
 
 
 def make_spirals(
@@ -118,7 +134,7 @@ def make_spirals(
     samples = []
     for k, n in enumerate(_split(n_samples, n_classes)):
         for r in _linspace(0.0, 1.0, n):
-            t = 4.0 * (k + r) + rng.gauss(0.0, noise)
+            t = 4.0 * (k + r) + _gauss("make_spirals", rng, noise)
             samples.append(([r * math.sin(t), r * math.cos(t)], k))
     return _shuffled(rng, samples)
 
@@ -142,4 +158,4 @@ def make_xor(
         sign0, sign1 = quadrants[i % 4]
         points.append((sign0 * rng.uniform(0.0, 1.0), sign1 * rng.uniform(0.0, 1.0)))
         labels.append(int(sign0 != sign1))
-    return _noisy(rng, points, labels, noise)
+    return _noisy("make_xor", rng, points, labels, noise)

@@ -11,6 +11,9 @@ textbook formulas overflow for logits of a few hundred (``exp(710)`` is larger t
 any float64), while these stay finite, in value and in gradient, for any logits
 whose differences fit in a float64 (the tests use ±500).
 
+Binary labels may be written 0/1 or -1/+1 (0 and -1 both mean the negative class),
+one convention per batch.
+
 >>> from tinygrad_edu import Value
 >>> scores = [Value(2.0), Value(-0.5)]
 >>> hinge_loss(scores, [1, 1]).data      # mean(max(0, 1 - y s)) = (0 + 1.5) / 2
@@ -22,7 +25,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
-from tinygrad_edu._checks import check_real
+from tinygrad_edu._checks import binary_signs, check_real
 from tinygrad_edu.engine import Operand, Value
 
 __all__ = [
@@ -65,23 +68,34 @@ def _as_values(owner: str, name: str, x: Batch) -> list[Value]:
     return values
 
 
-def _as_labels(owner: str, x: Sequence[float] | float, allowed: tuple[float, float]) -> list[float]:
-    """Binary labels as floats, each of which must be one of ``allowed``."""
-    if isinstance(x, numbers.Real):
+def _as_targets(owner: str, x: Sequence[float] | float) -> list[float]:
+    """Binary cross-entropy targets as probabilities in [0, 1].
+
+    Probabilities (0/1 labels included) are taken as they are; -1/+1 labels become 0/1.
+    """
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
         x = [x]
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
-        raise TypeError(f"{owner}: labels must be a list of numbers, got {x!r}")
-    labels = []
-    for i, label in enumerate(x):
-        if isinstance(label, Value) or not isinstance(label, numbers.Real):
-            raise TypeError(f"{owner}: labels[{i}] must be a number, got {type(label).__name__}")
-        if label not in allowed:
-            raise ValueError(
-                f"{owner}: labels must be {allowed[0]:g} or {allowed[1]:g}, "
-                f"got {label!r} at index {i}"
-            )
-        labels.append(float(label))
-    return labels
+        raise TypeError(f"{owner}: targets must be a list of numbers, got {x!r}")
+    targets = []
+    for i, t in enumerate(x):
+        if isinstance(t, (bool, Value)) or not isinstance(t, numbers.Real):
+            raise TypeError(f"{owner}: targets[{i}] must be a number, got {type(t).__name__}")
+        targets.append(float(t))
+    conventions = "probabilities in [0, 1] (labels 0/1) or labels -1/+1"
+    if -1.0 in targets:  # -1/+1 labels
+        minus_one = targets.index(-1.0)
+        for i, t in enumerate(targets):
+            if t not in (-1.0, 1.0):
+                raise ValueError(
+                    f"{owner}: targets must be {conventions}, not a mix: "
+                    f"targets[{minus_one}] is -1 and targets[{i}] is {t!r}"
+                )
+        return [(t + 1.0) / 2.0 for t in targets]
+    for i, t in enumerate(targets):
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"{owner}: targets must be {conventions}, got {t!r} at index {i}")
+    return targets
 
 
 def _check_same_length(owner: str, first: Sequence, second: Sequence, names: str) -> None:
@@ -133,20 +147,28 @@ def mse_loss(preds: Batch, targets: Batch) -> Value:
 
 
 def hinge_loss(scores: Batch, labels: Sequence[float] | float) -> Value:
-    """The max-margin (SVM) loss ``mean(max(0, 1 - y_i s_i))`` for labels ``y_i`` in {-1, 1}.
+    """The max-margin (SVM) loss ``mean(max(0, 1 - y_i s_i))`` with ``y_i`` = -1 or +1.
 
-    A sample scored on the right side with a margin of at least 1 costs nothing; every
-    other sample pulls its score towards its label: d/ds_i = -y_i / n when
-    ``y_i s_i < 1``, else 0. For 0/1 labels pass ``[2 * y - 1 for y in labels]``.
+    Labels may be written 0/1 or -1/+1 (0 is taken as -1), but all in one convention:
+    a list with both a 0 and a -1 is a ValueError. A sample scored on the right side
+    with a margin of at least 1 costs nothing; every other sample pulls its score
+    towards its label: d/ds_i = -y_i / n when ``y_i s_i < 1``, else 0.
+
+    >>> hinge_loss([Value(0.5)], [0]).data == hinge_loss([Value(0.5)], [-1]).data == 1.5
+    True
     """
     scores = _as_values("hinge_loss", "scores", scores)
-    labels = _as_labels("hinge_loss", labels, (-1.0, 1.0))
+    labels = binary_signs("hinge_loss", labels)
     _check_same_length("hinge_loss", scores, labels, "scores and labels")
     return _mean([(1.0 - y * s).relu() for s, y in zip(scores, labels)])
 
 
 def binary_cross_entropy_with_logits(logits: Batch, targets: Sequence[float] | float) -> Value:
-    """Binary cross-entropy of ``sigmoid(z_i)`` against targets ``y_i`` in {0, 1}, from logits.
+    """Binary cross-entropy of ``sigmoid(z_i)`` against targets ``y_i`` in [0, 1], from logits.
+
+    Targets are probabilities (0/1 labels are the usual case; a soft target such as 0.9
+    works too, as in PyTorch), or -1/+1 labels, which are read as 0/1. A list that mixes
+    -1 with a 0 or any other probability is a ValueError.
 
     The loss of one sample is ``-y log σ(z) - (1 - y) log(1 - σ(z))``, which simplifies to
     ``softplus(z) - y z`` with ``softplus(z) = log(1 + e^z)``. Computing σ first and
@@ -162,7 +184,7 @@ def binary_cross_entropy_with_logits(logits: Batch, targets: Sequence[float] | f
     d/dz_i = (σ(z_i) - y_i) / n.
     """
     logits = _as_values("binary_cross_entropy_with_logits", "logits", logits)
-    targets = _as_labels("binary_cross_entropy_with_logits", targets, (0.0, 1.0))
+    targets = _as_targets("binary_cross_entropy_with_logits", targets)
     _check_same_length("binary_cross_entropy_with_logits", logits, targets, "logits and targets")
     terms = []
     for z, y in zip(logits, targets):

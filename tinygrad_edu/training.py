@@ -3,16 +3,19 @@
 Writing the loop yourself is the way to learn what training is; it is five lines::
 
     optimizer = optim.Adam(model.parameters(), lr=0.05)
-    signs = [2 * label - 1 for label in y]             # labels 0/1 as -1/+1
-    for step in range(100):
+    for step in range(1, 101):                         # steps are counted from 1
         optimizer.zero_grad()                          # 1. clear old gradients
         scores = [model(x) for x in X]                 # 2. forward pass
-        loss = losses.hinge_loss(scores, signs)        # 3. how wrong are we?
+        loss = losses.hinge_loss(scores, y)            # 3. how wrong are we?
         loss.backward()                                # 4. backpropagation: p.grad
         optimizer.step()                               # 5. update the weights: p.data
 
 :func:`fit` runs exactly this loop (full batch: every step sees every sample), with a
 progress bar, and keeps the history of the loss and the accuracy.
+
+Binary labels may be written 0/1 or -1/+1, everywhere (``fit`` with every binary
+loss, :func:`accuracy`, the losses themselves), as long as one data set uses one
+convention: a 0 next to a -1 is an error, because it is not clear which class 0 is.
 
 >>> from tinygrad_edu import datasets, nn
 >>> X, y = datasets.make_moons(100, noise=0.1, seed=0)
@@ -24,50 +27,34 @@ True
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 from tqdm import tqdm
 
 from tinygrad_edu import losses
-from tinygrad_edu._checks import check_int, check_real
+from tinygrad_edu._checks import binary_signs, check_int, check_real
 from tinygrad_edu.engine import Operand, Value, no_grad
 from tinygrad_edu.nn import Module
 from tinygrad_edu.optim import Adam, Optimizer
 from tinygrad_edu.program import compile as compile_program
 
-__all__ = ["LOSSES", "accuracy", "fit", "predict"]
+__all__ = ["DIVERGENCE_FACTOR", "LOSSES", "accuracy", "fit", "predict"]
 
 Output = Value | list[Value]
 LossFunction = Callable[[list[Output], Sequence], Value]
 
 
-def _binary(y: Sequence) -> list[int]:
-    """Labels of a binary loss, checked to be 0 or 1."""
-    if any(label not in (0, 1) for label in y):
-        raise ValueError(f"fit: this loss needs labels 0 or 1, got {sorted(set(y))!r}")
-    return list(y)
-
-
-def _hinge(outputs: list[Output], y: Sequence[int]) -> Value:
-    """Max-margin loss on one score per sample; labels 0/1 are used as -1/+1."""
-    return losses.hinge_loss(outputs, [2 * label - 1 for label in _binary(y)])
-
-
-def _bce(outputs: list[Output], y: Sequence[int]) -> Value:
-    """Binary cross-entropy on one logit per sample, labels 0/1."""
-    return losses.binary_cross_entropy_with_logits(outputs, _binary(y))
-
-
-def _mse(outputs: list[Output], y: Sequence[int]) -> Value:
+def _mse(outputs: list[Output], y: Sequence[float]) -> Value:
     """Squared error of one score per sample against -1/+1 (labels 0/1 mapped), so that
     the sign of the score is the predicted class, as for the other binary losses."""
-    return losses.mse_loss(outputs, [2.0 * label - 1.0 for label in _binary(y)])
+    return losses.mse_loss(outputs, binary_signs("fit", y))
 
 
 #: The loss names :func:`fit` understands.
 LOSSES: dict[str, LossFunction] = {
-    "hinge": _hinge,
-    "bce": _bce,
+    "hinge": losses.hinge_loss,
+    "bce": losses.binary_cross_entropy_with_logits,
     "cross_entropy": losses.cross_entropy,
     "mse": _mse,
 }
@@ -81,9 +68,17 @@ def _predicted_class(output: Output) -> int:
     return scores.index(max(scores))
 
 
-def _fraction_correct(outputs: list[Output], y: Sequence) -> float:
-    correct = sum(bool(_predicted_class(out) == label) for out, label in zip(outputs, y))
-    return correct / len(y)
+def _classes(owner: str, output: Output, y: Sequence) -> list:
+    """The labels as :func:`_predicted_class` numbers them: binary labels (0/1 or -1/+1,
+    checked) as 0/1 when the model has one output, else as they are (class indices)."""
+    if isinstance(output, Value):
+        return [int(sign > 0.0) for sign in binary_signs(owner, list(y))]
+    return list(y)
+
+
+def _fraction_correct(outputs: list[Output], classes: Sequence) -> float:
+    correct = sum(_predicted_class(out) == label for out, label in zip(outputs, classes))
+    return correct / len(classes)
 
 
 def _check_output_shape(loss: str, output: Output) -> None:
@@ -119,22 +114,64 @@ def _outputs(owner: str, model: Module, X: Sequence[Sequence[Operand]]) -> list[
 def predict(model: Module, X: Sequence[Sequence[Operand]]) -> list[int]:  # noqa: N803
     """The class the model predicts for each sample (no graph is recorded).
 
-    A model with one output predicts class 1 when its score is > 0, else 0; a model
-    with several outputs (logits) predicts the index of the largest.
+    A model with one output predicts class 1 when its score is > 0, else 0 (the +1 and
+    -1 of -1/+1 labels); a model with several outputs (logits) predicts the index of
+    the largest.
     """
     return [_predicted_class(out) for out in _outputs("predict", model, X)]
 
 
 def accuracy(model: Module, X: Sequence[Sequence[Operand]], y: Sequence[int]) -> float:  # noqa: N803
-    """The fraction of samples whose predicted class (see :func:`predict`) equals the label."""
+    """The fraction of samples whose predicted class (see :func:`predict`) equals the label.
+
+    For a model with one output the labels are binary, 0/1 or -1/+1 (a score > 0 is
+    right for a label of 1); for several outputs they are class indices.
+    """
     _check_dataset("accuracy", X, y)
-    return _fraction_correct(_outputs("accuracy", model, X), y)
+    outputs = _outputs("accuracy", model, X)
+    return _fraction_correct(outputs, _classes("accuracy", outputs[0], y))
+
+
+#: fit warns once when the loss grows past this many times its value at step 1.
+DIVERGENCE_FACTOR = 1000.0
+# ... taking that first value as at least this, so that a near-perfect start (a hinge
+# loss of 1e-9 that a step moves to 1e-5) is not taken for a diverging run.
+_DIVERGENCE_FLOOR = 1e-2
+
+
+def _check_optimizer(optimizer: Optimizer, parameters: list[Value]) -> None:
+    """An optimizer built from another model's parameters would train nothing here."""
+    mine = {id(p) for p in parameters}
+    if not any(id(p) in mine for p in optimizer.params):
+        raise ValueError(
+            f"fit: the optimizer holds none of the model's {len(parameters)} parameters, so "
+            "training would change nothing; make it from this model, e.g. "
+            "Adam(model.parameters(), lr=0.05)"
+        )
+
+
+def _warn_if_diverging(step: int, step_loss: float, first_loss: float, lr: object) -> bool:
+    """Warn (a RuntimeWarning) when the loss is orders of magnitude above its start.
+
+    Returns whether it warned, so that :func:`fit` warns once per run.
+    """
+    if not step_loss > DIVERGENCE_FACTOR * max(first_loss, _DIVERGENCE_FLOOR):
+        return False
+    rate = f" (lr is {lr:g})" if isinstance(lr, float) else ""
+    warnings.warn(
+        f"fit: step {step}: the loss is {step_loss:.3g}, more than {DIVERGENCE_FACTOR:g} "
+        f"times its {first_loss:.3g} at step 1: training is diverging; "
+        f"try a smaller learning rate{rate}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def fit(
     model: Module,
     X: Sequence[Sequence[Operand]],  # noqa: N803
-    y: Sequence[int],
+    y: Sequence,
     *,
     loss: str | LossFunction = "hinge",
     optimizer: Optimizer | None = None,
@@ -148,22 +185,24 @@ def fit(
 
     Each step: ``zero_grad``, the forward pass over every sample, the loss (plus
     ``l2_penalty(parameters, l2)`` when ``l2 > 0``), ``backward()``, ``optimizer.step()``.
+    Steps are numbered from 1 to ``steps``, in errors, warnings and callbacks alike.
 
     Args:
         model: a :class:`~tinygrad_edu.nn.Module`, e.g. an MLP.
-        X, y: the samples and their int labels (0/1 for the binary losses, class
-            indices 0..k-1 for cross-entropy).
-        loss: ``"hinge"`` (max-margin; labels 0/1 are used as -1/+1), ``"bce"`` (binary
-            cross-entropy on logits), ``"mse"`` (squared error to -1/+1),
-            ``"cross_entropy"`` (multi-class: the model outputs one logit per class), or
-            a function ``(outputs, y) -> Value``.
+        X, y: the samples and their labels: binary labels 0/1 or -1/+1 (either, but one
+            convention per data set) for a model with one output, class indices
+            0..k-1 for a model with k outputs.
+        loss: ``"hinge"`` (max-margin), ``"bce"`` (binary cross-entropy on logits),
+            ``"mse"`` (squared error to -1/+1), ``"cross_entropy"`` (multi-class: the
+            model outputs one logit per class), or a function ``(outputs, y) -> Value``.
         optimizer: by default ``Adam(model.parameters(), lr=0.05)``, which trains the
-            small models of this library well without tuning.
+            small models of this library well without tuning. It must hold at least
+            one of the model's parameters.
         steps: how many updates.
         l2: the strength ``alpha`` of an L2 penalty on all parameters (0: none).
         progress: show a tqdm progress bar with the loss and accuracy.
         callback: called as ``callback(step, loss, accuracy)`` after each step, with
-            ``step`` counting from 0 (so ``history["loss"][step] == loss``).
+            ``step`` counting from 1 (so ``history["loss"][step - 1] == loss``).
         compile: trace the step once into a :class:`~tinygrad_edu.program.Program` and
             run that (several times faster, bit for bit the same numbers). For the
             "hinge" and "mse" losses, or a loss function without Python branches on
@@ -172,40 +211,45 @@ def fit(
 
     Returns:
         ``{"loss": [...], "accuracy": [...]}``, one float per step. Each entry is
-        measured in the forward pass of its step, i.e. *before* that step's update.
+        measured in the forward pass of its step, i.e. *before* that step's update
+        (so the accuracy after the last update is ``accuracy(model, X, y)``).
 
     If a step fails with an arithmetic error (an ``OverflowError`` when the numbers
     outgrow float64, a ``FloatingPointError`` from the optimizer, ...), ``fit`` raises
     the same type of error with the step number added; the weights are left as they
-    were before that step.
+    were before that step. A run whose loss grows to more than ``DIVERGENCE_FACTOR``
+    (1000) times its value at step 1 gets a ``RuntimeWarning`` (once) saying so.
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a Module (e.g. an MLP), got {type(model).__name__}")
     _check_dataset("fit", X, y)
-    y = list(y)
     steps = check_int("fit", "steps", steps)
     l2 = check_real("fit", "l2", l2, at_least=0.0)
+    parameters = model.parameters()
     if optimizer is None:
-        optimizer = Adam(model.parameters(), lr=0.05)
+        optimizer = Adam(parameters, lr=0.05)
     elif not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be an Optimizer, got {type(optimizer).__name__}")
+    _check_optimizer(optimizer, parameters)
     if callback is not None and not callable(callback):
         raise TypeError(f"fit: callback must be callable, got {type(callback).__name__}")
+    first_output = _outputs("fit", model, X[:1])[0]
     if isinstance(loss, str):
         if loss not in LOSSES:
             raise ValueError(f"fit: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-        _check_output_shape(loss, _outputs("fit", model, X[:1])[0])
+        _check_output_shape(loss, first_output)
         loss_function = LOSSES[loss]
     elif callable(loss):
         loss_function = loss
     else:
         raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
-    parameters = model.parameters()
     if compile and loss in ("bce", "cross_entropy"):
         raise ValueError(
             f"fit: compile=True cannot be used with loss={loss!r}: it picks its formula from "
             "the value of each logit, which a traced program would freeze; use 'hinge' or 'mse'"
         )
+    y = list(y)
+    classes = _classes("fit", first_output, y)  # checks binary labels before any step
 
     def forward() -> tuple[Value, list[Output]]:
         outputs = [model(x) for x in X]
@@ -218,7 +262,8 @@ def fit(
 
     compiled = compile_program(forward, has_aux=True) if compile else None
     history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    bar = tqdm(range(steps), desc="training", disable=not progress, leave=True)
+    warned = False
+    bar = tqdm(range(1, steps + 1), desc="training", disable=not progress, leave=True)
     for step in bar:
         optimizer.zero_grad()
         try:
@@ -231,12 +276,15 @@ def fit(
             optimizer.step()
         except ArithmeticError as error:
             raise type(error)(
-                f"fit: step {step}: {error}. The weights are as they were before this step; "
-                "if the numbers grew out of range, try a smaller learning rate"
+                f"fit: step {step} of {steps}: {error}. The weights are as they were before "
+                "this step; if the numbers grew out of range, try a smaller learning rate"
             ) from error
-        step_accuracy = _fraction_correct(outputs, y)
+        step_accuracy = _fraction_correct(outputs, classes)
         history["loss"].append(step_loss)
         history["accuracy"].append(step_accuracy)
+        if not warned:
+            lr = getattr(optimizer, "lr", None)
+            warned = _warn_if_diverging(step, step_loss, history["loss"][0], lr)
         bar.set_postfix(loss=f"{step_loss:.4f}", accuracy=f"{step_accuracy:.1%}", refresh=False)
         if callback is not None:
             callback(step, step_loss, step_accuracy)

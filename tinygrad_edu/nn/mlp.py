@@ -132,6 +132,9 @@ class Neuron(Module):
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [*((f"w.{i}", w) for i, w in enumerate(self.w)), ("b", self.b)]
 
+    def config(self) -> dict[str, object]:
+        return {"nin": self.nin, "activation": self.activation}
+
     def __repr__(self) -> str:
         return f"Neuron({self.nin} inputs, {self.activation}, {self.num_parameters()} parameters)"
 
@@ -167,6 +170,9 @@ class Layer(Module):
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return prefixed("neurons", self.neurons)
+
+    def config(self) -> dict[str, object]:
+        return {"nin": self.nin, "nout": self.nout, "activation": self.activation}
 
     def __repr__(self) -> str:
         return (
@@ -219,6 +225,14 @@ class MLP(Module):
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return prefixed("layers", self.layers)
+
+    def config(self) -> dict[str, object]:
+        return {
+            "nin": self.nin,
+            "nouts": [layer.nout for layer in self.layers],
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+        }
 
     def __repr__(self) -> str:
         layers = ", ".join(f"{layer.nout} {layer.activation}" for layer in self.layers)

@@ -57,6 +57,14 @@ class Module:
         for p in self.parameters():
             p.grad = 0.0
 
+    def config(self) -> dict[str, object]:
+        """The constructor's arguments that rebuild this module's shape: ``type(m)(**m.config())``.
+
+        :func:`tinygrad_edu.nn.save` stores it next to the weights; a Module subclass
+        defines it (with JSON-ready values) to be saved.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define config() to be saved")
+
     def _label_parameters(self) -> None:
         """Label each parameter with its name, so that drawn graphs show which weight is which."""
         for name, p in self.named_parameters():
@@ -81,7 +89,9 @@ class Module:
         Strict: a missing or unexpected name raises ``KeyError``, a value that is not a
         finite real number raises ``ValueError``, each naming the entry. Atomic: every
         entry is checked before any parameter is changed, so after an error the module
-        is exactly as it was.
+        is exactly as it was. A whole file written by :func:`tinygrad_edu.nn.save` is not
+        a state dict: read it with :func:`tinygrad_edu.nn.load`, which also rebuilds the
+        model.
         """
         owner = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state, Mapping):
@@ -89,20 +99,34 @@ class Module:
                 f"{owner}: expected a dict of name -> number, got {type(state).__name__}"
             )
         named = self.named_parameters()
+        known = {name for name, _ in named}
+        if "state_dict" in state and "state_dict" not in known:
+            raise ValueError(
+                f"{owner}: this is a whole saved model (it has a 'state_dict' entry), not a "
+                "state dict; rebuild the model from the file with nn.load(path), or pass "
+                "only its ['state_dict'] here"
+            )
         missing = [name for name, _ in named if name not in state]
         if missing:
             raise KeyError(f"{owner}: missing entries {_preview(missing)}")
-        known = {name for name, _ in named}
         unexpected = [name for name in state if name not in known]
         if unexpected:
             raise KeyError(f"{owner}: unexpected entries {_preview(unexpected)}")
+        numbers_by_name = {}
         for name, _ in named:
             number = state[name]
             if isinstance(number, (bool, Value)) or not isinstance(number, numbers.Real):
                 raise ValueError(
                     f"{owner}: entry {name!r} must be a real number, got {type(number).__name__}"
                 )
+            try:
+                number = float(number)
+            except OverflowError:  # an int or Fraction such as 10**400
+                raise ValueError(
+                    f"{owner}: entry {name!r} is too large for a float64 (above 1.8e308)"
+                ) from None
             if not math.isfinite(number):
                 raise ValueError(f"{owner}: entry {name!r} must be finite, got {number!r}")
+            numbers_by_name[name] = number
         for name, p in named:
-            p.data = float(state[name])
+            p.data = numbers_by_name[name]
