@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import tinygrad_edu
-from tinygrad_edu import cli, datasets, nn, training
+from tinygrad_edu import Value, cli, datasets, nn, training
 from tinygrad_edu.cli import main
 from tinygrad_edu.nn import MLP
 from tinygrad_edu.optim import Adam
@@ -93,9 +93,16 @@ def check_training_output(out: Path, stdout: str, *, steps: int) -> dict:
     assert setup["steps"] == steps
     assert f"step {steps}/{steps}" in stdout  # progress lines, the last step included
 
+    # graph.svg: the output neuron at the first point, small enough to read at a glance
     svg = assert_svg(out / "graph.svg")
     texts = " ".join(t for element in svg.iter() for t in [element.text or ""])
-    assert "layers.0.neurons.0.w.0" in texts  # the parameters are named
+    last = len(model.layers) - 1
+    assert f"layers.{last}.neurons.0.w.0" in texts  # the parameters are named
+    boxes = [g for g in svg.iter("{http://www.w3.org/2000/svg}g") if "value" in g.get("class", "")]
+    assert len(boxes) == model.layers[-1].nin + 2 < 60  # weights, bias, output
+    output = model(X[0])
+    first = output if isinstance(output, Value) else output[0]
+    assert f"data {first.data:.4g}" in texts  # the model's own prediction
     assert (out / "decision_boundary.png").read_bytes().startswith(PNG_SIGNATURE)
     return data
 
@@ -187,8 +194,7 @@ def test_a_graph_too_big_to_read_is_skipped(
     hide_matplotlib(monkeypatch)  # the slow plot is not the point here
     out = tmp_path / "run"
     assert (
-        main(["train", "--steps", "1", "--hidden", "32,32", "--out", str(out), "--no-progress"])
-        == 0
+        main(["train", "--steps", "1", "--hidden", "3,64", "--out", str(out), "--no-progress"]) == 0
     )
     assert "graph.svg skipped" in capsys.readouterr().err
     assert not (out / "graph.svg").exists()
@@ -270,15 +276,28 @@ def test_train_refuses_an_output_directory_it_cannot_create(
     assert "--out" in stderr
 
 
-@pytest.mark.parametrize("blocked", ["model.json", "decision_boundary.png"])
-def test_train_reports_an_output_file_it_cannot_write(
+@pytest.mark.parametrize("blocked", ["model.json", "graph.svg", "decision_boundary.png"])
+def test_train_checks_every_output_file_before_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], blocked: str
 ) -> None:
     (tmp_path / blocked).mkdir()  # a directory where the file should go
     code = main(["train", "--steps", "1", "--out", str(tmp_path), "--no-progress"])
-    stderr = capsys.readouterr().err
-    assert_clean_failure(code, stderr)
-    assert "--out: cannot write the results" in stderr and blocked in stderr
+    out, err = capsys.readouterr()
+    assert_clean_failure(code, err)
+    assert err.count("\n") == 1 and "--out" in err and blocked in err
+    assert "training" not in out  # refused before training, nothing else written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [blocked]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_train_refuses_an_output_directory_it_cannot_write_into(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["train", "--steps", "1", "--out", "/proc", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert_clean_failure(code, err)
+    assert err.count("\n") == 1 and "'/proc'" in err
+    assert "training" not in out
 
 
 def test_each_printed_figure_is_what_its_line_says(
@@ -555,6 +574,59 @@ def test_an_interrupt_exits_quietly(
     monkeypatch.setattr(cli, "evaluate", interrupted)
     assert main(["graph", "x", "x=1"]) == 130
     assert capsys.readouterr().err == "tinygrad-edu graph: interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["-o", "out.png"], "cannot write '.png' files"),
+        (["-o", "out.pdf", "--format", "svg"], "cannot write '.pdf' files"),
+        (["-o", "out.svg", "--format", "dot"], "names a svg file, but --format is dot"),
+        (["-o", "out.gv", "--format", "svg"], "names a dot file, but --format is svg"),
+        (["-o", ""], "give a file name"),
+        (["--format", "png"], "invalid choice"),
+    ],
+)
+def test_graph_refuses_an_output_it_cannot_write_as_asked(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    words: str,
+) -> None:
+    """`graph "x**2" x=3 -o out.png` wrote SVG into out.png and exited 0."""
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["graph", "x**2", "x=3", *options])
+    except SystemExit as caught:  # argparse's own errors
+        code = caught.code
+    err = capsys.readouterr().err
+    assert_clean_failure(code, err)
+    assert err.count("\n") == 1 and words in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "start"), [("g.svg", "<?xml"), ("g.SVG", "<?xml"), ("g.gv", "digraph"), ("g", "<?xml")]
+)
+def test_graph_takes_the_format_from_the_suffix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, start: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", "x**2", "x=3", "-o", name]) == 0
+    assert (tmp_path / name).read_text(encoding="utf-8").startswith(start)
+    assert main(["graph", "x**2", "x=3", "-o", "h.gv", "--format", "dot"]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv", [["train", "--steps", "x"], ["graph"], ["fly"], [], ["demo", "--bogus"]]
+)
+def test_every_usage_error_is_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    err = capsys.readouterr().err
+    assert_clean_failure(caught.value.code, err)
+    assert err.count("\n") == 1 and "--help" in err
 
 
 def test_help_and_usage_errors_through_the_script(tmp_path: Path) -> None:

