@@ -41,6 +41,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
+from importlib import resources
 from pathlib import Path
 
 from tinygrad_edu import training
@@ -89,7 +90,8 @@ class Page:
         )
 
     def __repr__(self) -> str:
-        return f"<Page {self.title!r}: {len(self.html):,} characters of HTML; display it or save_html()>"
+        size = f"{len(self.html):,} characters of HTML"
+        return f"<Page {self.title!r}: {size}; display it or save_html()>"
 
 
 # --------------------------------------------------------------------------- explore
@@ -139,9 +141,8 @@ def explore(
         "backward": backward_steps,
     }
     title = f"forward and backward pass of {names[root]}"
-    body = _EXPLORE_BODY.format(svg=svg)
     height = round(_svg_height_pt(svg) * _PX_PER_PT) + 260
-    return Page(_document(title, _EXPLORE_CSS, body, data, _EXPLORE_JS), min(height, 900), title)
+    return Page(_document("explore", title, data, svg), min(height, 900), title)
 
 
 def _backward_steps(
@@ -262,7 +263,7 @@ class TrainingRecorder:
     A snapshot taken after ``k`` updates shows the weights the loss of step ``k`` is
     measured on: ``fit``'s ``history["accuracy"][k]`` equals the snapshot's accuracy.
     Evaluating the grid costs a forward pass per point (for a 20 × 20 grid and a 2-16-16-1
-    network, about as long as three training steps), which is why snapshots are taken only every few steps.
+    network, about as long as three training steps), so snapshots are taken every few steps.
     """
 
     def __init__(
@@ -339,7 +340,7 @@ class LiveTraining(TrainingRecorder):
             from IPython import get_ipython
             from IPython.display import display
         except ImportError:
-            get_ipython = None  # noqa: N806
+            get_ipython = None
         if get_ipython is None or get_ipython() is None:
             raise ValueError(
                 "fit: live=True redraws a picture in a Jupyter notebook, and this is not one; "
@@ -400,7 +401,7 @@ def training_page(
         "grid": recorder.grid[:2] if recorder.grid else None,
     }
     title = "training"
-    return Page(_document(title, _TRAINING_CSS, _TRAINING_BODY, data, _TRAINING_JS), 760, title)
+    return Page(_document("training", title, data), 760, title)
 
 
 def _weight_layers(model: object) -> list[tuple[str, list[list[Value]]]]:
@@ -415,15 +416,17 @@ def _weight_layers(model: object) -> list[tuple[str, list[list[Value]]]]:
     parameters = getattr(model, "parameters", None)
     if not callable(parameters):
         raise TypeError(
-            f"TrainingRecorder: model must be a Module with parameters(), got {type(model).__name__}"
+            "TrainingRecorder: model must be a Module with parameters(), "
+            f"got {type(model).__name__}"
         )
     values = list(parameters())
     return [("parameters", [values[i : i + 16] for i in range(0, len(values), 16)])]
 
 
 def _grid_points(
-    X: list[list[float]], size: int
-) -> tuple[list[float], list[float], list[list[float]]]:  # noqa: N803
+    X: list[list[float]],  # noqa: N803
+    size: int,
+) -> tuple[list[float], list[float], list[list[float]]]:
     """The x and y coordinates of a ``size`` × ``size`` grid over the data with a margin,
     and its points row by row (y outer), as the decision boundary is drawn."""
     margin = 0.5
@@ -444,18 +447,24 @@ def _rounded(x: float) -> float:
 # --------------------------------------------------------------------------- the documents
 
 
-def _document(title: str, css: str, body: str, data: object, script: str) -> str:
-    """The whole page: the numbers as JSON the script reads, the controls and the script.
+def _document(kind: str, title: str, data: object, graph: str = "") -> str:
+    """The whole page ``kind`` ("explore" or "training"): its HTML, CSS and script from
+    ``page_assets/``, the numbers as JSON the script reads, and ``graph`` (an SVG).
 
     The Content-Security-Policy allows no network access at all, so the page cannot
     fetch anything even by mistake.
     """
-    numbers = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # "<" written as its JSON escape: no label can close the script element early.
+    numbers = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    css = _asset("page.css") + _asset(f"{kind}.css")
+    script = _asset("player.js") + _asset(f"{kind}.js")
+    body = _asset(f"{kind}.html").replace("<!-- the graph -->", graph)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy"
+ content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
 <title>{html.escape(title)}</title>
-<style>{_COMMON_CSS}{css}</style></head>
+<style>{css}</style></head>
 <body>
 <div class="controls">
 <button id="prev" title="previous (left arrow)">◀ previous</button>
@@ -464,241 +473,11 @@ def _document(title: str, css: str, body: str, data: object, script: str) -> str
 <input id="slider" type="range" min="0" value="0" aria-label="step">
 <span id="position"></span>
 </div>
-{body}
-<script type="application/json" id="data">{numbers}</script>
-<script>{_PLAYER_JS}{script}</script>
+{body}<script type="application/json" id="data">{numbers}</script>
+<script>{script}</script>
 </body></html>
 """
 
 
-_COMMON_CSS = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 8px; color: #222; }
-.controls { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; }
-.controls input[type=range] { flex: 1; min-width: 120px; }
-#position { font-variant-numeric: tabular-nums; min-width: 12em; }
-button { font: inherit; padding: 2px 10px; }
-"""
-
-# The controls shared by both pages: previous / play / next / slider / arrow keys over
-# positions 0 .. count-1; `show(k)` draws position k.
-_PLAYER_JS = """
-function player(count, show, label, start = 0) {
-  const slider = document.getElementById("slider");
-  const prev = document.getElementById("prev"), next = document.getElementById("next");
-  const play = document.getElementById("play"), position = document.getElementById("position");
-  let current = 0, timer = null;
-  slider.max = count - 1;
-  function go(k) {
-    current = Math.max(0, Math.min(count - 1, k));
-    slider.value = current;
-    prev.disabled = current === 0;
-    next.disabled = current === count - 1;
-    position.textContent = label(current);
-    show(current);
-  }
-  function stop() { clearInterval(timer); timer = null; play.textContent = "▶ play"; }
-  prev.onclick = () => { stop(); go(current - 1); };
-  next.onclick = () => { stop(); go(current + 1); };
-  slider.oninput = () => { stop(); go(Number(slider.value)); };
-  play.onclick = () => {
-    if (timer) { stop(); return; }
-    if (current === count - 1) go(0);
-    play.textContent = "❚❚ pause";
-    timer = setInterval(() => { if (current >= count - 1) stop(); else go(current + 1); }, 600);
-  };
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "ArrowRight") next.click();
-    if (event.key === "ArrowLeft") prev.click();
-  });
-  go(start);
-  return go;
-}
-const DATA = JSON.parse(document.getElementById("data").textContent);
-"""
-
-_EXPLORE_CSS = """
-#explain { min-height: 4.5em; margin: 6px 0; }
-#explain h3 { font-size: 15px; margin: 4px 0; }
-#explain ul { margin: 2px 0; padding-left: 20px; font-family: ui-monospace, monospace; font-size: 13px; }
-#graph svg { max-width: 100%; height: auto; }
-#graph .unknown { opacity: 0.35; }
-#graph .current polygon, #graph .current ellipse { stroke: #e66100; stroke-width: 3px; }
-#graph .edge.current path, #graph .edge.current polygon { stroke: #e66100; stroke-width: 2.5px; }
-.jump { margin-left: 8px; }
-"""
-
-_EXPLORE_BODY = """<div class="controls">
-<span>jump to the start of the</span>
-<button id="to-forward" class="jump">forward pass</button>
-<button id="to-backward" class="jump">backward pass</button>
-</div>
-<div id="explain"><h3 id="headline"></h3><ul id="lines"></ul></div>
-<div id="graph">{svg}</div>"""
-
-# Positions: 0 nothing known; 1..n the forward pass (node k-1 of the topological order
-# gets its value); n+1..2n the backward pass (node 2n-k gets its gradient).
-_EXPLORE_JS = """
-const n = DATA.nodes.length;
-const groups = {};
-for (const g of document.querySelectorAll("#graph g.node, #graph g.edge")) {
-  groups[g.querySelector("title").textContent] = g;
-}
-const values = DATA.nodes.map((node, i) => {
-  const texts = groups["v" + i].querySelectorAll("text");
-  const data = texts[texts.length - 2], grad = texts[texts.length - 1];
-  return { data, grad, dataText: data.textContent, gradText: grad.textContent };
-});
-function edgesOf(i) {
-  if (!DATA.nodes[i].hasOp) return [];
-  return [groups["op" + i + "->v" + i], ...DATA.nodes[i].parents.map((p) => groups["v" + p + "->op" + i])];
-}
-function show(k) {
-  for (const g of Object.values(groups)) g.classList.remove("current");
-  let current = -1, step = null, pass = "";
-  if (k >= 1 && k <= n) { current = k - 1; step = DATA.forward[current]; pass = "forward"; }
-  if (k > n) { current = 2 * n - k; step = DATA.backward[k - n - 1]; pass = "backward"; }
-  values.forEach((v, i) => {
-    const known = i < k;  // the forward pass reaches node i at position i+1
-    const gradKnown = k > n && i >= 2 * n - k;
-    v.data.textContent = known ? v.dataText : "data ?";
-    v.grad.textContent = gradKnown ? v.gradText : "grad ?";
-    groups["v" + i].classList.toggle("unknown", !known);
-    if (DATA.nodes[i].hasOp) groups["op" + i].classList.toggle("unknown", !known);
-  });
-  for (const g of document.querySelectorAll("#graph g.edge")) g.classList.remove("unknown");
-  const headline = document.getElementById("headline"), lines = document.getElementById("lines");
-  lines.replaceChildren();
-  if (current < 0) {
-    headline.textContent = "Nothing computed yet: press next to run the forward pass.";
-    return;
-  }
-  groups["v" + current].classList.add("current");
-  if (DATA.nodes[current].hasOp) groups["op" + current].classList.add("current");
-  for (const edge of edgesOf(current)) edge.classList.add("current");
-  headline.textContent = pass + " pass: " + step.title;
-  for (const text of step.lines) {
-    const item = document.createElement("li");
-    item.textContent = text;
-    lines.appendChild(item);
-  }
-}
-const go = player(2 * n + 1, show, (k) =>
-  k === 0 ? "start" : k <= n ? "forward step " + k + " of " + n : "backward step " + (k - n) + " of " + n);
-document.getElementById("to-forward").onclick = () => go(1);
-document.getElementById("to-backward").onclick = () => go(n + 1);
-"""
-
-_TRAINING_CSS = """
-#status { margin: 6px 0; font-variant-numeric: tabular-nums; }
-.row { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }
-figure { margin: 0; }
-figcaption { font-size: 12px; color: #555; max-width: 340px; }
-svg.curve { border: 1px solid #ddd; background: white; }
-svg.curve text { font-size: 10px; fill: #555; }
-canvas { border: 1px solid #ddd; image-rendering: pixelated; }
-"""
-
-_TRAINING_BODY = """<div id="status"></div>
-<div class="row">
-<figure id="boundary-figure"><canvas id="boundary" width="300" height="300"></canvas>
-<figcaption>decision boundary: the class predicted at each point of a grid, and the data</figcaption></figure>
-<figure><svg id="loss" class="curve" width="300" height="180"></svg><figcaption>loss per step</figcaption>
-<svg id="accuracy" class="curve" width="300" height="120"></svg><figcaption>accuracy per step</figcaption></figure>
-</div>
-<div class="row" id="heatmaps"></div>"""
-
-_TRAINING_JS = """
-const COLOURS = ["#4393c3", "#e08214", "#5aae61", "#9970ab", "#d6604d", "#878787", "#bf812d", "#35978f", "#de77ae", "#8c510a"];
-// The regions in the class colours mixed with white, opaque, so a redraw covers the last one.
-const PALE = COLOURS.map((colour) => "#" + [1, 3, 5].map((i) =>
-  Math.round(255 - 0.35 * (255 - parseInt(colour.slice(i, i + 2), 16))).toString(16).padStart(2, "0")).join(""));
-const snapshots = DATA.snapshots;
-const SVG = "http://www.w3.org/2000/svg";
-function svgElement(parent, name, attributes) {
-  const element = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  parent.appendChild(element);
-  return element;
-}
-function curve(svg, values, low, high) {
-  const width = svg.width.baseVal.value, height = svg.height.baseVal.value, pad = 24;
-  svgElement(svg, "line", { x1: pad, y1: height - pad, x2: width - 4, y2: height - pad, stroke: "#999" });
-  svgElement(svg, "line", { x1: pad, y1: 4, x2: pad, y2: height - pad, stroke: "#999" });
-  const top = svgElement(svg, "text", { x: 2, y: 12 }); top.textContent = high.toPrecision(2);
-  const bottom = svgElement(svg, "text", { x: 2, y: height - pad }); bottom.textContent = low.toPrecision(2);
-  const end = svgElement(svg, "text", { x: width - 40, y: height - 8 }); end.textContent = "step " + DATA.steps;
-  const x = (i) => pad + (width - pad - 6) * i / Math.max(1, DATA.steps - 1);
-  const y = (v) => height - pad - (height - pad - 6) * (v - low) / ((high - low) || 1);
-  const line = svgElement(svg, "polyline", { fill: "none", stroke: "#b2182b", "stroke-width": 1.5 });
-  return (k) => {
-    line.setAttribute("points", values.slice(0, k).map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1)).join(" "));
-  };
-}
-const lossCurve = curve(document.getElementById("loss"), DATA.losses, 0, Math.max(...DATA.losses, 1e-12));
-const accuracyCurve = curve(document.getElementById("accuracy"), DATA.accuracies, 0, 1);
-
-function drawBoundary(snapshot) {
-  const canvas = document.getElementById("boundary"), context = canvas.getContext("2d");
-  const [xs, ys] = DATA.grid, size = xs.length;
-  const cell = canvas.width / size;
-  for (let row = 0; row < size; row++) {
-    for (let column = 0; column < size; column++) {
-      context.fillStyle = PALE[Number(snapshot.classes[row * size + column])];
-      context.fillRect(column * cell, canvas.height - (row + 1) * cell, cell + 0.5, cell + 0.5);
-    }
-  }
-  const px = (v) => (v - xs[0]) / (xs[size - 1] - xs[0]) * (canvas.width - cell) + cell / 2;
-  const py = (v) => canvas.height - ((v - ys[0]) / (ys[size - 1] - ys[0]) * (canvas.height - cell) + cell / 2);
-  DATA.points.forEach(([a, b], i) => {
-    context.beginPath();
-    context.arc(px(a), py(b), 3.5, 0, 2 * Math.PI);
-    context.fillStyle = COLOURS[DATA.labels[i] % COLOURS.length];
-    context.fill();
-    context.strokeStyle = "black";
-    context.lineWidth = 0.6;
-    context.stroke();
-  });
-}
-
-// One heat map per layer, on one colour scale for the whole training run.
-const heatmaps = DATA.layers.map((name, layer) => {
-  let largest = 0;
-  for (const s of snapshots) for (const row of s.weights[layer]) for (const w of row) largest = Math.max(largest, Math.abs(w));
-  const rows = snapshots[0].weights[layer], columns = Math.max(...rows.map((r) => r.length));
-  const cell = Math.max(4, Math.min(16, Math.floor(320 / columns)));
-  const figure = document.createElement("figure");
-  const canvas = document.createElement("canvas");
-  canvas.width = columns * cell;
-  canvas.height = rows.length * cell;
-  canvas.className = "heatmap";
-  const caption = document.createElement("figcaption");
-  caption.textContent = name + ": a row per neuron (weights, then bias); red < 0 < blue, full colour at |w| = " + largest.toPrecision(3);
-  figure.append(canvas, caption);
-  document.getElementById("heatmaps").appendChild(figure);
-  return (snapshot) => {
-    const context = canvas.getContext("2d");
-    snapshot.weights[layer].forEach((row, r) => row.forEach((w, c) => {
-      const strength = largest > 0 ? Math.min(1, Math.abs(w) / largest) : 0;
-      const [red, green, blue] = w < 0 ? [214, 96, 77] : [67, 147, 195];
-      const mix = (channel) => Math.round(255 + (channel - 255) * strength);
-      context.fillStyle = "rgb(" + mix(red) + "," + mix(green) + "," + mix(blue) + ")";
-      context.fillRect(c * cell, r * cell, cell, cell);
-    }));
-  };
-});
-
-if (!DATA.grid) document.getElementById("boundary-figure").remove();
-function show(k) {
-  const snapshot = snapshots[k];
-  lossCurve(snapshot.step);
-  accuracyCurve(snapshot.step);
-  if (DATA.grid) drawBoundary(snapshot);
-  heatmaps.forEach((draw) => draw(snapshot));
-  const last = snapshot.step - 1;
-  document.getElementById("status").textContent = "after " + snapshot.step + " of " + DATA.steps +
-    " steps: accuracy " + (100 * snapshot.accuracy).toFixed(1) + "%" +
-    (last >= 0 ? ", loss at step " + last + " " + DATA.losses[last].toPrecision(4) : " (before training)");
-}
-// It opens on the latest snapshot (what a live view must show); play starts from the first.
-player(snapshots.length, show, (k) => "snapshot " + (k + 1) + " of " + snapshots.length, snapshots.length - 1);
-"""
+def _asset(name: str) -> str:
+    return (resources.files("tinygrad_edu") / "page_assets" / name).read_text(encoding="utf-8")

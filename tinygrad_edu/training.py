@@ -141,6 +141,7 @@ def fit(
     l2: float = 0.0,
     progress: bool = True,
     callback: Callable[[int, float, float], object] | None = None,
+    live: bool = False,
 ) -> dict[str, list[float]]:
     """Train ``model`` on ``(X, y)`` for ``steps`` full-batch steps; return the history.
 
@@ -162,6 +163,10 @@ def fit(
         progress: show a tqdm progress bar with the loss and accuracy.
         callback: called as ``callback(step, loss, accuracy)`` after each step, with
             ``step`` counting from 0 (so ``history["loss"][step] == loss``).
+        live: in a Jupyter notebook, show the training page of
+            :func:`tinygrad_edu.viz.training_page` (decision boundary for 2-D data, loss
+            and accuracy curves, weights) and redraw it in place about 20 times during
+            training; it stays in the saved notebook with a slider over the steps.
 
     Returns:
         ``{"loss": [...], "accuracy": [...]}``, one float per step. Each entry is
@@ -194,6 +199,11 @@ def fit(
     else:
         raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
     parameters = model.parameters()
+    if live:
+        # Imported here: the pages draw, and drawing sits above training in the layers.
+        from tinygrad_edu.pages import LiveTraining
+
+        callback = LiveTraining(model, X, y, steps=steps, then=callback)
 
     history: dict[str, list[float]] = {"loss": [], "accuracy": []}
     bar = tqdm(range(steps), desc="training", disable=not progress, leave=True)
