@@ -114,13 +114,15 @@ def neuron_derivatives(nodes: dict[str, Value]) -> tuple[dict, dict]:
 def highlighted(opened: Opened) -> list[str]:
     """The titles (node ids) of the highlighted Value boxes."""
     return opened.page.eval_on_selector_all(
-        "#graph g.node.value.current", "groups => groups.map(g => g.querySelector('title').textContent)"
+        "#graph g.node.value.current",
+        "groups => groups.map(g => g.querySelector('title').textContent)",
     )
 
 
 def box_lines(opened: Opened, node_id: str) -> list[str]:
     return opened.page.eval_on_selector_all(
-        f"#graph g.node.value", f"""groups => {{
+        "#graph g.node.value",
+        f"""groups => {{
             const g = groups.find(g => g.querySelector('title').textContent === '{node_id}');
             return [...g.querySelectorAll('text')].map(t => t.textContent);
         }}""",
@@ -280,6 +282,25 @@ def test_the_inline_frame_holds_the_same_working_page(open_page, tmp_path: Path)
     assert frame.locator("#position").inner_text() == "forward step 2 of 6"
 
 
+def test_the_command_lines_page_ends_on_the_inputs_gradients(open_page, tmp_path: Path) -> None:
+    """tinygrad-edu explore 'x*y + sin(y)' x=3 y=0.5: d/dx = y, d/dy = x + cos(y)."""
+    output = tmp_path / "page.html"
+    assert main(["explore", "x*y + sin(y)", "x=3", "y=0.5", "-o", str(output)]) == 0
+    opened = open_page(output)
+    opened.page.eval_on_selector(
+        "#slider", "s => { s.value = s.max; s.dispatchEvent(new Event('input')); }"
+    )
+    grads = {}
+    for i in range(5):
+        lines = box_lines(opened, f"v{i}")
+        if lines[0] in ("x", "y"):
+            grads[lines[0]] = shown_number(lines[-1], "grad ")
+    assert grads == {
+        "x": pytest.approx(0.5, rel=1e-3),
+        "y": pytest.approx(3 + math.cos(0.5), rel=1e-3),
+    }
+
+
 # --------------------------------------------------------------------------- explore, static
 
 
@@ -415,7 +436,7 @@ def test_data_that_is_not_2d_gets_curves_and_heat_maps_only(open_page, tmp_path:
 
 def test_live_outside_jupyter_is_refused() -> None:
     X, y = datasets.make_moons(10, seed=0)  # noqa: N806
-    with pytest.raises(ValueError, match="live=True .* Jupyter"):
+    with pytest.raises(ValueError, match=r"live=True .* Jupyter"):
         training.fit(nn.MLP(2, [1], seed=0), X, y, steps=2, progress=False, live=True)
 
 

@@ -1,14 +1,17 @@
 """The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``).
 
-Three subcommands, each with ``--help``:
+Four subcommands, each with ``--help``:
 
 * ``tinygrad-edu demo``: train a small MLP on the two-moons data set and write the
-  model, a picture of one prediction's computation graph and the decision boundary.
+  model, a picture of one prediction's computation graph, the decision boundary and a
+  page with a slider over the training steps.
 * ``tinygrad-edu train``: the same with your choice of data set, layers, activation,
   optimizer, learning rate and number of steps.
 * ``tinygrad-edu graph "tanh(x*w + b)" x=1 w=2 b=-1``: build the expression as Values,
   run ``backward()``, print the value and every input's gradient and draw the graph.
   The expression is read by :mod:`tinygrad_edu.expression`, which never runs Python.
+* ``tinygrad-edu explore "tanh(x*w + b)" x=1 w=2 b=-1 -o neuron.html``: the same
+  expression as an interactive page stepping through the forward and backward pass.
 
 Exit status: 0 on success, 2 on a usage or input error (with a message and no
 traceback), 130 when interrupted.
@@ -26,6 +29,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tinygrad_edu import __version__, datasets, training, viz
+from tinygrad_edu._files import write_atomically
 from tinygrad_edu.engine import Value, topological_order
 from tinygrad_edu.expression import FUNCTIONS, ExpressionError, evaluate, parse, parse_assignments
 from tinygrad_edu.nn import ACTIVATIONS, MLP, Module
@@ -123,7 +127,8 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Train an MLP 2-16-16-1 (relu) on 100 points of the two-moons data set "
         "with Adam for 100 steps, printing the loss and accuracy as it goes. Writes to "
         "--out: model.json (the trained parameters), graph.svg (the computation graph of "
-        "one prediction) and decision_boundary.png (needs matplotlib).",
+        "one prediction), decision_boundary.png (needs matplotlib) and training.html (a page "
+        "with a slider over the training steps).",
     )
     _add_output_options(demo, default_out="tinygrad_edu_demo")
     demo.set_defaults(
@@ -213,7 +218,31 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     graph.set_defaults(run=_run_graph)
 
-    for command in (demo, train, graph):
+    explore = commands.add_parser(
+        "explore",
+        help="write an interactive page that steps through an expression's forward and "
+        "backward pass",
+        description="Evaluate EXPR with the given variables and write a self-contained HTML "
+        "page (no internet needed) that steps through its computation graph: the values in "
+        "the forward pass, then the gradients in the backward pass, with each chain-rule "
+        "step written out in numbers.",
+        epilog=f"EXPR is read as by '{PROG} graph'. Example: "
+        f"{PROG} explore 'tanh(x*w + b)' x=1 w=2 b=-1 -o neuron.html",
+    )
+    explore.add_argument("expression", metavar="EXPR", help="the expression, e.g. 'x*w + b'")
+    explore.add_argument(
+        "assignments", metavar="NAME=VALUE", nargs="*", help="a value for each variable"
+    )
+    explore.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default="explore.html",
+        help="where to write the page (default: explore.html)",
+    )
+    explore.set_defaults(run=_run_explore)
+
+    for command in (demo, train, graph, explore):
         command.set_defaults(parser=command)
     return parser
 
@@ -262,8 +291,11 @@ def _run_training(args: argparse.Namespace) -> int:
     )
 
     report_every = max(1, args.steps // _PROGRESS_LINES)
+    # Snapshots for training.html: about 20 of them, each costs a few steps' time.
+    recorder = viz.TrainingRecorder(model, X, y, every=max(1, args.steps // 20))
 
     def report(step: int, step_loss: float, step_accuracy: float) -> None:
+        recorder(step, step_loss, step_accuracy)
         if (step + 1) % report_every == 0 or step == 0:
             # tqdm.write keeps the lines from breaking the progress bar
             tqdm.write(
@@ -303,6 +335,7 @@ def _run_training(args: argparse.Namespace) -> int:
             _save_model(model, nouts, args.activation, setup, args.out / "model.json"),
             _save_prediction_graph(model, X[0], args.out / "graph.svg"),
             _save_decision_boundary(model, X, y, args, args.out / "decision_boundary.png"),
+            viz.training_page(recorder, steps=args.steps).save_html(args.out / "training.html"),
         ]
     except OSError as error:  # e.g. a directory where a file should go, or a full disk
         raise _InputError(f"--out: cannot write the results: {error}") from None
@@ -398,13 +431,19 @@ def _grid(low: float, high: float) -> list[float]:
 # --------------------------------------------------------------------------- graph
 
 
-def _run_graph(args: argparse.Namespace) -> int:
-    # Everything that can fail on the user's input happens before any file is written.
+def _evaluate_expression(args: argparse.Namespace) -> tuple[object, dict[str, Value], Value]:
+    """The parsed EXPR, its variables as Values, and its value with ``backward()`` run.
+    Everything that can fail on the user's input happens here, before any file is written."""
     values = parse_assignments(args.assignments)
     expression = parse(args.expression)
     inputs = {name: Value(value, label=name) for name, value in values.items()}
     result = evaluate(expression, inputs)
     result.backward()
+    return expression, inputs, result
+
+
+def _run_graph(args: argparse.Namespace) -> int:
+    expression, inputs, result = _evaluate_expression(args)
 
     output_format = args.format
     if output_format is None:
@@ -430,6 +469,24 @@ def _run_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- explore
+
+
+def _run_explore(args: argparse.Namespace) -> int:
+    expression, _, result = _evaluate_expression(args)
+    try:
+        page = viz.explore(result)
+    except ValueError as error:  # a graph too large to show
+        raise _InputError(str(error)) from None
+    try:
+        write_atomically(args.output, page.html)
+    except OSError as error:
+        raise _InputError(f"cannot write the page to {args.output!r}: {error}") from None
+    print(f"{expression} = {result.data!r}")
+    print(f"wrote {args.output}: open it in a browser")
+    return 0
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -443,7 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extras = _build_parser().parse_known_args(argv)
     if extras:
         # argparse leaves over the NAME=VALUE arguments that follow graph's options
-        if args.run is _run_graph and not any(extra.startswith("-") for extra in extras):
+        if args.run in (_run_graph, _run_explore) and not any(
+            extra.startswith("-") for extra in extras
+        ):
             args.assignments += extras
         else:
             args.parser.error(f"unrecognized arguments: {' '.join(extras)}")
