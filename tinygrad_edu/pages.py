@@ -221,8 +221,9 @@ def _formula(node: Value, operands: list[str]) -> str:
 
 
 def _grouped(text: str) -> str:
-    """``text`` in parentheses when it is a compound formula or a negative number."""
-    return f"({text})" if " " in text or text.startswith("-") else text
+    """``text`` in parentheses when it holds a space or an operator sign (a formula, a
+    negative number, a label such as ``x1*w1``), so ``(x1*w1).grad`` reads as one name."""
+    return f"({text})" if any(sign in text for sign in " +-*/") else text
 
 
 def _node_names(order: list[Value], model_names: dict[Value, str]) -> dict[Value, str]:
@@ -401,7 +402,7 @@ def training_page(
         "grid": recorder.grid[:2] if recorder.grid else None,
     }
     title = "training"
-    return Page(_document("training", title, data), 760, title)
+    return Page(_document("training", title, data), 800, title)
 
 
 def _weight_layers(model: object) -> list[tuple[str, list[list[Value]]]]:
@@ -455,7 +456,9 @@ def _document(kind: str, title: str, data: object, graph: str = "") -> str:
     fetch anything even by mistake.
     """
     # "<" written as its JSON escape: no label can close the script element early.
-    numbers = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    numbers = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace(
+        "<", "\\u003c"
+    )
     css = _asset("page.css") + _asset(f"{kind}.css")
     script = _asset("player.js") + _asset(f"{kind}.js")
     body = _asset(f"{kind}.html").replace("<!-- the graph -->", graph)

@@ -16,7 +16,7 @@ function curve(svg, values, low, high) {
   svgElement(svg, "line", { x1: pad, y1: 4, x2: pad, y2: height - pad, stroke: "#999" });
   const top = svgElement(svg, "text", { x: 2, y: 12 }); top.textContent = high.toPrecision(2);
   const bottom = svgElement(svg, "text", { x: 2, y: height - pad }); bottom.textContent = low.toPrecision(2);
-  const end = svgElement(svg, "text", { x: width - 40, y: height - 8 }); end.textContent = "step " + DATA.steps;
+  const end = svgElement(svg, "text", { x: width - 4, y: height - 8, "text-anchor": "end" }); end.textContent = "step " + DATA.steps;
   const x = (i) => pad + (width - pad - 6) * i / Math.max(1, DATA.steps - 1);
   const y = (v) => height - pad - (height - pad - 6) * (v - low) / ((high - low) || 1);
   const line = svgElement(svg, "polyline", { fill: "none", stroke: "#b2182b", "stroke-width": 1.5 });
