@@ -29,8 +29,8 @@ A :class:`Page` shows itself in Jupyter (an ``<iframe srcdoc=...>``, so two page
 notebook never clash) and is written to a file by :meth:`Page.save_html`. Both commands
 ``tinygrad-edu explore`` and ``tinygrad-edu demo`` write pages too.
 
-Sizes: a 100-node graph gives a page of about 0.1 MB, and a training page of 100 snapshots
-of the demo's network about 0.4 MB. Graphs of more than ``max_nodes`` Values are refused as
+Sizes (``benchmarks/bench_pages.py``): a 100-node graph gives a page of about 0.2 MB, and
+a training page of 100 snapshots of the demo's network about 0.3 MB. Graphs of more than ``max_nodes`` Values are refused as
 for the static pictures; so are more than ``max_snapshots`` snapshots.
 """
 
