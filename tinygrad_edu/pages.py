@@ -118,8 +118,8 @@ def explore(
     with the same message.
 
     >>> from tinygrad_edu import Value
-    >>> a = Value(3.0, "a")
-    >>> "a.grad += " in explore(a * a).html
+    >>> page = explore(Value(3.0, "a") ** 2)
+    >>> "a.grad += " in page.html
     True
     """
     order = _checked_order("explore", root, rankdir, False, max_nodes)
