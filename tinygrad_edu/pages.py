@@ -287,7 +287,7 @@ class TrainingRecorder:
             )
         self.model = model
         self.layers = _weight_layers(model)
-        self.X = [[float(v) for v in x] for x in X]
+        self.X = [[v.data if isinstance(v, Value) else float(v) for v in x] for x in X]
         self.y = [int(label) for label in y]
         self.every = every
         self.grid = _grid_points(self.X, grid) if len(self.X[0]) == 2 else None
@@ -314,6 +314,7 @@ class TrainingRecorder:
         }
         if self.grid is not None:
             predicted = training.predict(self.model, self.grid[2])
+            # One digit per grid point; classes past 9 share the tenth colour.
             snapshot["classes"] = "".join(str(min(c, 9)) for c in predicted)
         self.snapshots.append(snapshot)
 
