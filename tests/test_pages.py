@@ -434,6 +434,16 @@ def test_data_that_is_not_2d_gets_curves_and_heat_maps_only(open_page, tmp_path:
     assert opened.page.locator("canvas.heatmap").count() == 2
 
 
+def test_weights_that_overflow_the_snapshot_are_a_clear_error() -> None:
+    X, y = datasets.make_moons(10, seed=0)  # noqa: N806
+    model = nn.MLP(2, [4, 1], seed=0)
+    recorder = viz.TrainingRecorder(model, X, y, every=1)
+    for p in model.parameters():
+        p.data = 1e200  # as after a diverging step: 4 * 1e200 * 1e200 overflows
+    with pytest.raises(OverflowError, match=r"after step 1: .*smaller learning rate"):
+        recorder(0, 1.0, 0.5)
+
+
 def test_live_outside_jupyter_is_refused() -> None:
     X, y = datasets.make_moons(10, seed=0)  # noqa: N806
     with pytest.raises(ValueError, match=r"live=True .* Jupyter"):

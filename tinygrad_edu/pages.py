@@ -30,8 +30,9 @@ notebook never clash) and is written to a file by :meth:`Page.save_html`. Both c
 ``tinygrad-edu explore`` and ``tinygrad-edu demo`` write pages too.
 
 Sizes (``benchmarks/bench_pages.py``): a 100-node graph gives a page of about 0.2 MB, and
-a training page of 100 snapshots of the demo's network about 0.3 MB. Graphs of more than ``max_nodes`` Values are refused as
-for the static pictures; so are more than ``max_snapshots`` snapshots.
+a training page of 100 snapshots of the demo's network about 0.3 MB. Graphs of more than
+``max_nodes`` Values are refused as for the static pictures; so are more than
+``max_snapshots`` snapshots.
 """
 
 from __future__ import annotations
@@ -304,18 +305,30 @@ class TrainingRecorder:
             self.record()
 
     def record(self) -> None:
-        """Take a snapshot of the model as it is now (after ``len(self.losses)`` steps)."""
-        snapshot: dict[str, object] = {
-            "step": len(self.losses),
-            "accuracy": training.accuracy(self.model, self.X, self.y),
-            "weights": [
-                [[_rounded(w.data) for w in row] for row in layer] for _, layer in self.layers
-            ],
-        }
-        if self.grid is not None:
-            predicted = training.predict(self.model, self.grid[2])
-            # One digit per grid point; classes past 9 share the tenth colour.
-            snapshot["classes"] = "".join(str(min(c, 9)) for c in predicted)
+        """Take a snapshot of the model as it is now (after ``len(self.losses)`` steps).
+
+        Weights grown so large that the model's output leaves float64 on the data or
+        the grid raise the same type of error, saying so.
+        """
+        step = len(self.losses)
+        try:
+            snapshot: dict[str, object] = {
+                "step": step,
+                "accuracy": training.accuracy(self.model, self.X, self.y),
+                "weights": [
+                    [[_rounded(w.data) for w in row] for row in layer] for _, layer in self.layers
+                ],
+            }
+            if self.grid is not None:
+                predicted = training.predict(self.model, self.grid[2])
+                # One digit per grid point; classes past 9 share the tenth colour.
+                snapshot["classes"] = "".join(str(min(c, 9)) for c in predicted)
+        except ArithmeticError as error:
+            raise type(error)(
+                f"TrainingRecorder: cannot evaluate the model after step {step}: {error}. "
+                "Its weights have grown too large; if training diverges, try a smaller "
+                "learning rate"
+            ) from error
         self.snapshots.append(snapshot)
 
     def finish(self) -> None:
