@@ -1,9 +1,10 @@
-"""Shared test fixtures: the PyTorch reference and Hypothesis settings."""
+"""Shared test fixtures: the PyTorch reference, a headless browser and Hypothesis settings."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import shutil
 from types import ModuleType
 
 import pytest
@@ -28,3 +29,38 @@ def torch() -> ModuleType:
         module = pytest.importorskip("torch")
     module.set_default_dtype(module.float64)
     return module
+
+
+# The browser for the interactive pages: Chromium from the operating system's packages,
+# driven by Playwright. Nothing that could reach the network is left switched on.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (``/usr/bin/chromium``, or ``chromium`` on PATH).
+
+    Locally a missing browser or Playwright skips the browser tests; in CI (``CI`` set)
+    it is an error, so the pages are always driven there.
+    """
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if os.environ.get("CI"):
+        sync_api = importlib.import_module("playwright.sync_api")
+        assert executable, "CI: no chromium on PATH; .ci/run installs it with apt-get"
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api")
+        if executable is None:
+            pytest.skip("no chromium on PATH (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

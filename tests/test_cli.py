@@ -104,6 +104,10 @@ def check_training_output(out: Path, stdout: str, *, steps: int) -> dict:
     first = output if isinstance(output, Value) else output[0]
     assert f"data {first.data:.4g}" in texts  # the model's own prediction
     assert (out / "decision_boundary.png").read_bytes().startswith(PNG_SIGNATURE)
+    page = (out / "training.html").read_text(encoding="utf-8")
+    numbers = json.loads(page.split('id="data">')[1].split("</script>")[0])
+    assert numbers["snapshots"][-1]["step"] == steps
+    assert numbers["snapshots"][-1]["accuracy"] == setup["final_accuracy"]
     return data
 
 
@@ -637,3 +641,36 @@ def test_help_and_usage_errors_through_the_script(tmp_path: Path) -> None:
     assert_clean_failure(result.returncode, result.stderr)
     result = run_module("fly", cwd=tmp_path)
     assert_clean_failure(result.returncode, result.stderr)
+
+
+# --------------------------------------------------------------------------- explore
+
+
+def test_explore_writes_a_page_for_the_expression(tmp_path: Path) -> None:
+    result = run_module("explore", "x*y + sin(y)", "x=3", "y=0.5", "-o", "page.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote page.html" in result.stdout
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    numbers = json.loads(page.split('id="data">')[1].split("</script>")[0])
+    assert len(numbers["forward"]) == len(numbers["backward"]) == 5  # x, y, x*y, sin y, sum
+    assert any(
+        "x.grad is now 0.5" in line for step in numbers["backward"] for line in step["lines"]
+    )
+
+
+@pytest.mark.parametrize("argv", [["x +", "x=1"], ["__import__('os')"], ["x*y", "x=1"]])
+def test_explore_refuses_bad_input_in_one_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    output = tmp_path / "page.html"
+    assert main(["explore", *argv, "-o", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tinygrad-edu explore: error: ") and error.count("\n") == 1
+    assert not output.exists()
+
+
+def test_explore_reports_an_unwritable_output_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["explore", "x*x", "x=2", "-o", str(tmp_path / "missing" / "page.html")]) == 2
+    assert "cannot write the page to" in capsys.readouterr().err

@@ -30,6 +30,8 @@ def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert (tmp_path / "neuron.svg").read_text().lstrip().startswith("<?xml")
     frames = sorted((tmp_path / "frames").glob("frame_*.svg"))
     assert len(frames) == len(topological_order(namespace["neuron"])) == 6  # x w b, w*x, +b, tanh
+    for page in ("neuron.html", "training.html"):  # the interactive pages
+        assert (tmp_path / page).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 def test_the_first_example_has_readable_gradients_and_true_comments() -> None:

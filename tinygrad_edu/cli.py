@@ -4,7 +4,7 @@ Four subcommands, each with ``--help``:
 
 * ``tinygrad-edu demo``: train a small MLP on the two-moons data set and write the
   model (a file that :func:`tinygrad_edu.nn.load` reads), a picture of one prediction's
-  computation graph and the decision boundary.
+  computation graph, the decision boundary and a page with a slider over the training steps.
 * ``tinygrad-edu train``: the same with your choice of data set, layers, activation,
   optimizer, learning rate and number of steps.
 * ``tinygrad-edu evaluate model.json``: load a saved model and measure its accuracy on
@@ -14,6 +14,8 @@ Four subcommands, each with ``--help``:
   The expression is read by :mod:`tinygrad_edu.expression`, which never runs Python.
 * ``tinygrad-edu gpt``: train a small GPT on 32,033 names, one name per step, then
   print names it makes up and save the model.
+* ``tinygrad-edu explore "tanh(x*w + b)" x=1 w=2 b=-1 -o neuron.html``: the same
+  expression as an interactive page stepping through the forward and backward pass.
 
 Exit status: 0 on success, 2 on a usage or input error (with a message and no
 traceback), 130 when interrupted.
@@ -25,7 +27,6 @@ import argparse
 import io
 import json
 import math
-import random
 import sys
 import tempfile
 import warnings
@@ -39,8 +40,8 @@ from tinygrad_edu import __version__, datasets, nn, training, viz
 from tinygrad_edu._files import write_atomically
 from tinygrad_edu.engine import Value, no_grad, topological_order
 from tinygrad_edu.expression import FUNCTIONS, ExpressionError, evaluate, parse, parse_assignments
-from tinygrad_edu.nn import ACTIVATIONS, GPT, MLP, Module
-from tinygrad_edu.optim import SGD, Adam, LinearLR, Optimizer
+from tinygrad_edu.nn import ACTIVATIONS, MLP, Module
+from tinygrad_edu.optim import SGD, Adam, Optimizer
 
 __all__ = ["main"]
 
@@ -146,7 +147,8 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Train an MLP 2-16-16-1 (relu) on 100 points of the two-moons data set "
         "with Adam for 100 steps, printing the loss and accuracy as it goes. Writes to "
         "--out: model.json (the trained parameters), graph.svg (the computation graph of "
-        "one prediction) and decision_boundary.png (needs matplotlib).",
+        "one prediction), decision_boundary.png (needs matplotlib) and training.html (a page "
+        "with a slider over the training steps).",
     )
     _add_output_options(demo, default_out="tinygrad_edu_demo")
     demo.set_defaults(
@@ -262,9 +264,33 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     graph.set_defaults(run=_run_graph)
 
+    explore = commands.add_parser(
+        "explore",
+        help="write an interactive page that steps through an expression's forward and "
+        "backward pass",
+        description="Evaluate EXPR with the given variables and write a self-contained HTML "
+        "page (no internet needed) that steps through its computation graph: the values in "
+        "the forward pass, then the gradients in the backward pass, with each chain-rule "
+        "step written out in numbers.",
+        epilog=f"EXPR is read as by '{PROG} graph'. Example: "
+        f"{PROG} explore 'tanh(x*w + b)' x=1 w=2 b=-1 -o neuron.html",
+    )
+    explore.add_argument("expression", metavar="EXPR", help="the expression, e.g. 'x*w + b'")
+    explore.add_argument(
+        "assignments", metavar="NAME=VALUE", nargs="*", help="a value for each variable"
+    )
+    explore.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default="explore.html",
+        help="where to write the page (default: explore.html)",
+    )
+    explore.set_defaults(run=_run_explore)
+
     gpt = _add_gpt_command(commands)
 
-    for command in (demo, train, evaluate, graph, gpt):
+    for command in (demo, train, evaluate, graph, explore, gpt):
         command.set_defaults(parser=command)
     return parser
 
@@ -314,8 +340,11 @@ def _run_training(args: argparse.Namespace) -> int:
 
     print("each step's loss and accuracy are measured before that step's update")
     report_every = max(1, args.steps // _PROGRESS_LINES)
+    # Snapshots for training.html: about 20 of them, each costs a few steps' time.
+    recorder = viz.TrainingRecorder(model, X, y, every=max(1, args.steps // 20))
 
     def report(step: int, step_loss: float, step_accuracy: float) -> None:
+        recorder(step, step_loss, step_accuracy)
         if step % report_every == 0 or step == 1:
             # tqdm.write keeps the lines from breaking the progress bar
             tqdm.write(
@@ -364,6 +393,7 @@ def _run_training(args: argparse.Namespace) -> int:
             nn.save(model, args.out / "model.json", metadata={"training": setup}),
             _save_prediction_graph(model, X[0], args.out / "graph.svg"),
             _save_decision_boundary(model, X, y, args, args.out / "decision_boundary.png"),
+            viz.training_page(recorder, steps=args.steps).save_html(args.out / "training.html"),
         ]
     except OSError as error:  # e.g. a directory where a file should go, or a full disk
         raise _InputError(f"--out: cannot write the results: {error}") from None
@@ -503,13 +533,19 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- graph
 
 
-def _run_graph(args: argparse.Namespace) -> int:
-    # Everything that can fail on the user's input happens before any file is written.
+def _evaluate_expression(args: argparse.Namespace) -> tuple[object, dict[str, Value], Value]:
+    """The parsed EXPR, its variables as Values, and its value with ``backward()`` run.
+    Everything that can fail on the user's input happens here, before any file is written."""
     values = parse_assignments(args.assignments)
     expression = parse(args.expression)
     inputs = {name: Value(value, label=name) for name, value in values.items()}
     result = evaluate(expression, inputs)
     result.backward()
+    return expression, inputs, result
+
+
+def _run_graph(args: argparse.Namespace) -> int:
+    expression, inputs, result = _evaluate_expression(args)
 
     output_format = _graph_format(args.output, args.format)
     output = f"graph.{output_format}" if args.output is None else args.output
@@ -532,124 +568,22 @@ def _run_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- gpt
+# --------------------------------------------------------------------------- explore
 
 
-def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    gpt = commands.add_parser(
-        "gpt",
-        help="train a small GPT on 32,033 names and make up new ones",
-        description="Train a character-level GPT on the names data set, one name per step "
-        "in a seeded shuffled order (Adam with betas 0.85 and 0.99, the learning rate "
-        "decaying linearly to 0), keeping --eval names apart to measure the loss on names "
-        "it never saw. Then print names sampled from the model and write --out/model.json. "
-        "Ctrl-C stops the training and saves the model as trained so far.",
-    )
-    options = (
-        ("--steps", _positive_int, 1000, "training steps, one name each (default: 1000)"),
-        ("--lr", _learning_rate, 0.01, "starting learning rate (default: 0.01)"),
-        ("--seed", _seed, 42, "seed for the order of the names, the weights and the samples"),
-        ("--n-embd", _positive_int, 16, "width of the embeddings (default: 16)"),
-        ("--n-head", _positive_int, 4, "attention heads; must divide --n-embd (default: 4)"),
-        ("--n-layer", _positive_int, 1, "transformer layers (default: 1)"),
-        ("--block-size", _positive_int, 16, "longest context, in characters (default: 16)"),
-        ("--samples", _seed, 20, "names to sample after training (default: 20)"),
-        ("--temperature", _learning_rate, 0.5, "sampling temperature > 0 (default: 0.5)"),
-        ("--eval", _seed, 500, "names held out to measure the loss on (default: 500)"),
-    )
-    for flag, kind, default, text in options:
-        gpt.add_argument(flag, type=kind, default=default, help=text)
-    _add_output_options(gpt, default_out="tinygrad_edu_gpt")
-    gpt.set_defaults(run=_run_gpt)
-    return gpt
-
-
-def _run_gpt(args: argparse.Namespace) -> int:
-    names = datasets.load_names()
-    random.Random(args.seed).shuffle(names)
-    if args.eval >= len(names):
-        raise _InputError(f"--eval: {args.eval} leaves no names to train on (of {len(names)})")
-    held_out, train_names = names[: args.eval], names[args.eval :]
-    tokenizer = datasets.CharTokenizer.from_documents(names)
+def _run_explore(args: argparse.Namespace) -> int:
+    expression, _, result = _evaluate_expression(args)
     try:
-        model = GPT(
-            tokenizer.vocab_size,
-            n_embd=args.n_embd,
-            n_head=args.n_head,
-            n_layer=args.n_layer,
-            block_size=args.block_size,
-            seed=args.seed,
-        )
-    except ValueError as error:
+        page = viz.explore(result)
+    except ValueError as error:  # a graph too large to show
         raise _InputError(str(error)) from None
-    _check_outputs_writable(args.out, ("model.json",))
-    optimizer = Adam(model.parameters(), lr=args.lr, betas=(0.85, 0.99))
-    schedule = LinearLR(optimizer, total_steps=args.steps)
-    print(f"training {model} on {len(train_names)} names, {args.steps} steps")
-
-    steps = tqdm(range(args.steps), disable=not args.progress, unit="step")
-    trained = 0
     try:
-        for step in steps:
-            loss = model.loss(tokenizer.encode(train_names[step % len(train_names)]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            trained = step + 1
-            steps.set_postfix(loss=f"{loss.data:.4f}", refresh=False)
-    except KeyboardInterrupt:
-        steps.close()
-        path = _save_gpt(model, tokenizer, trained, args.out / "model.json")
-        print(f"interrupted after {trained} steps; wrote {path}", file=sys.stderr)
-        return 130
-    except ArithmeticError as error:  # training diverged: the learning rate is too large
-        raise _InputError(str(error)) from None
-    steps.close()
-    if held_out:
-        with no_grad():
-            losses = [model.loss(tokenizer.encode(name)).data for name in held_out]
-        print(f"mean loss on {len(held_out)} held-out names: {sum(losses) / len(losses):.4f}")
-    if args.samples:
-        print(f"{args.samples} names sampled at temperature {args.temperature:g}:")
-        rng = random.Random(args.seed)
-        for _ in range(args.samples):
-            sample = model.generate(bos=tokenizer.bos, temperature=args.temperature, seed=rng)
-            print("  " + tokenizer.decode(sample))
-    print(f"wrote {_save_gpt(model, tokenizer, trained, args.out / 'model.json')}")
-    return 0
-
-
-def _save_gpt(model: GPT, tokenizer: datasets.CharTokenizer, steps: int, path: Path) -> Path:
-    """Write the model with ``nn.save``; its tokenizer and its step count go in the metadata.
-
-    ``nn.load(path)`` rebuilds the model, and
-    ``CharTokenizer(json.loads(path.read_text())["metadata"]["tokenizer"]["chars"])``
-    its tokenizer.
-    """
-    metadata = {"tokenizer": {"chars": tokenizer.chars}, "training": {"steps": steps}}
-    try:
-        return nn.save(model, path, metadata=metadata)
+        write_atomically(args.output, page.html)
     except OSError as error:
-        raise _InputError(f"--out: cannot write the model: {error}") from None
-
-
-_FORMAT_OF_SUFFIX = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
-
-
-def _graph_format(output: str | None, chosen: str | None) -> str:
-    """The format to write: ``--format`` if given, else the one FILE's suffix names."""
-    if output == "":
-        raise _InputError("-o: give a file name, or '-' for standard output")
-    suffix = Path(output).suffix.lower() if output not in (None, "-") else ""
-    named = _FORMAT_OF_SUFFIX.get(suffix)
-    if suffix and named is None:
-        raise _InputError(
-            f"-o: cannot write {suffix!r} files: graph writes svg (.svg) or dot (.dot, .gv)"
-        )
-    if chosen is not None and named is not None and named != chosen:
-        raise _InputError(f"-o: {output!r} names a {named} file, but --format is {chosen}")
-    return chosen or named or "svg"
+        raise _InputError(f"cannot write the page to {args.output!r}: {error}") from None
+    print(f"{expression} = {result.data!r}")
+    print(f"wrote {args.output}: open it in a browser")
+    return 0
 
 
 # --------------------------------------------------------------------------- entry point
@@ -665,7 +599,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extras = _build_parser().parse_known_args(argv)
     if extras:
         # argparse leaves over the NAME=VALUE arguments that follow graph's options
-        if args.run is _run_graph and not any(extra.startswith("-") for extra in extras):
+        if args.run in (_run_graph, _run_explore) and not any(
+            extra.startswith("-") for extra in extras
+        ):
             args.assignments += extras
         else:
             args.parser.error(f"unrecognized arguments: {' '.join(extras)}")

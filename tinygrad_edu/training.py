@@ -179,6 +179,7 @@ def fit(
     l2: float = 0.0,
     progress: bool = True,
     callback: Callable[[int, float, float], object] | None = None,
+    live: bool = False,
     compile: bool = False,
 ) -> dict[str, list[float]]:
     """Train ``model`` on ``(X, y)`` for ``steps`` full-batch steps; return the history.
@@ -203,6 +204,10 @@ def fit(
         progress: show a tqdm progress bar with the loss and accuracy.
         callback: called as ``callback(step, loss, accuracy)`` after each step, with
             ``step`` counting from 1 (so ``history["loss"][step - 1] == loss``).
+        live: in a Jupyter notebook, show the training page of
+            :func:`tinygrad_edu.viz.training_page` (decision boundary for 2-D data, loss
+            and accuracy curves, weights) and redraw it in place about 20 times during
+            training; it stays in the saved notebook with a slider over the steps.
         compile: trace the step once into a :class:`~tinygrad_edu.program.Program` and
             run that (several times faster, bit for bit the same numbers). For the
             "hinge" and "mse" losses, or a loss function without Python branches on
@@ -243,6 +248,11 @@ def fit(
         loss_function = loss
     else:
         raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
+    if live:
+        # Imported here: the pages draw, and drawing sits above training in the layers.
+        from tinygrad_edu.pages import LiveTraining
+
+        callback = LiveTraining(model, X, y, steps=steps, then=callback)
     if compile and loss in ("bce", "cross_entropy"):
         raise ValueError(
             f"fit: compile=True cannot be used with loss={loss!r}: it picks its formula from "

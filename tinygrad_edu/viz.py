@@ -622,3 +622,9 @@ def _wrap(line: str) -> list[str]:
         drop_whitespace=False,
         break_on_hyphens=False,
     ) or [""]
+
+
+# Interactive pages (tinygrad_edu/pages.py) draw with the machinery above.
+from tinygrad_edu.pages import LiveTraining, Page, TrainingRecorder, explore, training_page  # noqa: E402
+
+__all__ += ["LiveTraining", "Page", "TrainingRecorder", "explore", "training_page"]
