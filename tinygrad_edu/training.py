@@ -149,8 +149,9 @@ def fit(
 
     Args:
         model: a :class:`~tinygrad_edu.nn.Module`, e.g. an MLP.
-        X, y: the samples and their int labels (0/1 for the binary losses, class
-            indices 0..k-1 for cross-entropy).
+        X: the samples, each a sequence of numbers.
+        y: their int labels (0/1 for the binary losses, class indices 0..k-1 for
+            cross-entropy).
         loss: ``"hinge"`` (max-margin; labels 0/1 are used as -1/+1), ``"bce"`` (binary
             cross-entropy on logits), ``"mse"`` (squared error to -1/+1),
             ``"cross_entropy"`` (multi-class: the model outputs one logit per class), or
