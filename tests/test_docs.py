@@ -12,6 +12,7 @@ import copy
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,33 @@ def build(config_file: Path, site: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
     )
+
+
+def python_blocks(page: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
+
+
+PAGES_WITH_EXAMPLES = sorted(
+    page.relative_to(ROOT).as_posix()
+    for page in (ROOT / "docs").rglob("*.md")
+    if python_blocks(page)
+)
+
+
+def test_pages_with_examples_are_found() -> None:
+    assert {"docs/index.md", "docs/concepts.md"} <= set(PAGES_WITH_EXAMPLES)
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES)
+def test_each_pages_python_examples_run(
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page's ``python`` blocks run, in order, as one program (as the README's do)."""
+    blocks = python_blocks(ROOT / page)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, page, "exec"), namespace)
 
 
 def test_the_site_builds_strictly(mkdocs_yml: dict, tmp_path: Path) -> None:
