@@ -17,14 +17,12 @@ from tinygrad_edu.engine import is_grad_enabled
 # ------------------------------------------------------------------ construction
 
 
-@pytest.mark.parametrize(
-    "data", [3, 2.5, -0.0, True, np.float64(1.5), np.float32(0.25), np.int64(7)]
-)
+@pytest.mark.parametrize("data", [3, 2.5, -0.0, np.float64(1.5), np.float32(0.25), np.int64(7)])
 def test_value_accepts_real_numbers_and_stores_a_float(data) -> None:
     v = Value(data)
     assert type(v.data) is float
     assert v.data == float(data)
-    assert float(v) == float(data)
+    assert v.item() == float(data)
 
 
 @pytest.mark.parametrize(
@@ -78,13 +76,6 @@ def test_non_finite_plain_numbers_are_refused_even_when_the_result_is_finite(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         compute()
-
-
-def test_a_weight_set_to_infinity_by_hand_is_caught_at_the_next_operation() -> None:
-    w = Value(1.0)
-    w.data = math.inf  # data is a plain attribute; the next operation checks its operands
-    with pytest.raises(ValueError, match=r"'w·x\+b' of \(inf, 0.0, 2.0\): an operand is not"):
-        weighted_sum([w], [2.0], Value(0.0))
 
 
 def test_a_huge_fused_weighted_sum_names_its_operation() -> None:

@@ -18,10 +18,12 @@ graph and can be differentiated again). One derivative rule serves every order.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import operator
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Generator, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, NoReturn, TypeVar, Union
 
@@ -49,15 +51,36 @@ __all__ = [
 # --------------------------------------------------------------------------- grad mode
 
 
-class _GradMode:
-    """Whether operations record the graph. ``no_grad`` switches it off."""
+class _GradMode(threading.local):
+    """Whether operations record the graph, for the current thread. ``no_grad`` switches it off.
+
+    Each thread has its own switch, as in PyTorch, so a ``no_grad`` block in one thread
+    (evaluating a model, say) never stops another thread's training from recording.
+    A new thread starts with recording on (the class attribute).
+    """
 
     enabled = True
 
 
+_grad_mode = _GradMode()
+# How many threads have recording off right now. While it is 0 (nearly always), an
+# operation knows it records without looking up its thread's switch, which is slower.
+_threads_not_recording = 0
+_switch_lock = threading.Lock()
+
+
+def _set_grad_mode(enabled: bool) -> None:
+    """Switch recording for the current thread, keeping the count of threads with it off."""
+    global _threads_not_recording
+    with _switch_lock:
+        if _grad_mode.enabled != enabled:
+            _threads_not_recording += -1 if enabled else 1
+        _grad_mode.enabled = enabled
+
+
 def is_grad_enabled() -> bool:
-    """True unless we are inside a :func:`no_grad` block."""
-    return _GradMode.enabled
+    """True unless the current thread is inside a :func:`no_grad` block."""
+    return _grad_mode.enabled
 
 
 class _GradModeSwitch:
@@ -77,17 +100,51 @@ class _GradModeSwitch:
         return switch(function)
 
     def __enter__(self) -> None:
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = self.recording
+        self._previous = _grad_mode.enabled
+        _set_grad_mode(self.recording)
 
     def __exit__(self, *exc_info: object) -> None:
-        _GradMode.enabled = self._previous
+        _set_grad_mode(self._previous)
 
     def __call__(self, function: Callable[P, R]) -> Callable[P, R]:
+        if inspect.isgeneratorfunction(function):
+            return self._wrap_generator(function)
+
         @wraps(function)
         def switched(*args: P.args, **kwargs: P.kwargs) -> R:
             with type(self)():
                 return function(*args, **kwargs)
+
+        return switched
+
+    def _wrap_generator(self, function: Callable[P, Generator]) -> Callable[P, Generator]:
+        """A generator function runs a little at every ``next()``: switch for each piece.
+
+        Between two values the caller's own mode is back in force, so a ``no_grad``
+        generator never leaves recording off in the code that iterates over it.
+        """
+
+        @wraps(function)
+        def switched(*args: P.args, **kwargs: P.kwargs) -> Generator:
+            generator = function(*args, **kwargs)
+            try:
+                with type(self)():
+                    response = generator.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with type(self)():
+                            generator.close()
+                        raise
+                    except BaseException as error:  # thrown in by the caller: pass it on
+                        with type(self)():
+                            response = generator.throw(error)
+                    else:
+                        with type(self)():
+                            response = generator.send(request)
+            except StopIteration as stop:  # the generator returned: so do we
+                return stop.value
 
         return switched
 
@@ -144,6 +201,33 @@ class Op:
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
 
+    def __reduce_ex__(self, protocol: object) -> object:
+        """Built-in ops pickle by their name in this module, so a pickled graph stays small
+        and its ops stay the very same objects. Other ops pickle the usual way (their rules
+        must then be module-level functions, as for any pickled function)."""
+        key = _builtin_op_keys().get(self)
+        if key is None:
+            return object.__reduce_ex__(self, protocol)
+        return (_builtin_op, (key,))
+
+
+def _builtin_op_keys() -> dict[Op, str]:
+    """Every Op defined in this module, keyed by its variable name (``MUL``, ``TANH``...)."""
+    return {op: key for key, op in globals().items() if isinstance(op, Op)}
+
+
+def _builtin_op(key: str) -> Op:
+    """The built-in Op named ``key``: how a pickled op is found again."""
+    op = globals().get(key)
+    if not isinstance(op, Op):
+        raise ValueError(f"unpickling: no built-in operation named {key!r}")
+    return op
+
+
+def _number(x: float | Value) -> float:
+    """The number inside ``x``, whether it is a float or a Value (derivative rules get both)."""
+    return x._data if isinstance(x, Value) else x
+
 
 def _cos(x: float | Value) -> float | Value:
     return x.cos() if isinstance(x, Value) else math.cos(x)
@@ -157,31 +241,57 @@ def _log(x: float | Value) -> float | Value:
     return x.log() if isinstance(x, Value) else math.log(x)
 
 
-def _sign(x: float) -> float:
+def _sign(x: float | Value) -> float:
+    x = _number(x)
     return 0.0 if x == 0.0 else math.copysign(1.0, x)
 
 
+def _slope_power(x: float | Value, e: float | Value) -> float | Value:
+    """``x ** e`` inside a derivative: a slope too steep for a float is ±inf, not an error.
+
+    ``Value(1e-200) ** -1`` is the finite 1e200, but its slope ``-x**-2`` is beyond
+    float64; like ``1 / x`` (whose slope ``-1/x**2`` Python's division makes ``-inf``)
+    that is an infinite slope, and the result itself is still a result.
+    """
+    try:
+        return x**e
+    except OverflowError:
+        if isinstance(x, Value) or isinstance(e, Value):
+            raise  # a Value cannot hold inf: a nested derivative this steep is refused
+        odd_power_of_negative = x < 0.0 and e % 2.0 == 1.0
+        return -math.inf if odd_power_of_negative else math.inf
+
+
 def _power_derivative(x: float | Value, y: float | Value, out: float | Value) -> tuple:
-    """d(x**y)/dx = y * x**(y-1);  d(x**y)/dy = x**y * log(x)  (0 where x == 0)."""
-    if float(x) == 0.0:  # 0 ** y (y >= 0): the slope in x is 0, 1 or +inf; in y it is 0
-        exponent = float(y)
-        dx = 1.0 if exponent == 1.0 else (math.inf if 0.0 < exponent < 1.0 else 0.0)
-        return (dx, 0.0)
-    return (y * x ** (y - 1.0), out * _log(x))
+    """d(x**y)/dx = y * x**(y-1);  d(x**y)/dy = x**y * log(x)  (0 where x == 0).
+
+    At ``x == 0`` (where ``y >= 0``) the slope in ``x`` is 0 for ``y == 0`` (a constant 1),
+    ``+inf`` for ``0 < y < 1``, and otherwise ``y * x**(y-1)`` written as arithmetic, so
+    that nested :func:`grad` can differentiate it again (``x**2`` at 0 has second
+    derivative 2). The slope in ``y`` there is 0, the limit of ``x**y log(x)``.
+    """
+    if _number(x) == 0.0:
+        exponent = _number(y)
+        if exponent == 0.0:
+            return (0.0, 0.0)
+        if exponent < 1.0:
+            return (math.inf, 0.0)
+        return (y * x ** (y - 1.0), 0.0)
+    return (y * _slope_power(x, y - 1.0), out * _log(x))
 
 
 def _power_const_derivative(x: float | Value, c: float, out: float | Value) -> tuple:
     """d(x**c)/dx = c * x**(c-1): 0 when c == 0, +inf at x == 0 when 0 < c < 1."""
     if c == 0.0:
         return (0.0,)
-    if c < 1.0 and float(x) == 0.0:
+    if c < 1.0 and _number(x) == 0.0:
         return (math.inf,)
-    return (c * x ** (c - 1.0),)
+    return (c * _slope_power(x, c - 1.0),)
 
 
 def _sqrt_derivative(x: float | Value, out: float | Value) -> tuple:
     """d sqrt(x)/dx = 1 / (2 sqrt(x)), +inf at x == 0 as in PyTorch."""
-    return (0.5 / out if float(out) != 0.0 else math.inf,)
+    return (0.5 / out if _number(out) != 0.0 else math.inf,)
 
 
 def _exponential_derivative(x: float | Value, base: float, out: float | Value) -> tuple:
@@ -210,15 +320,15 @@ POW = Op("**", _checked_base_power, _power_derivative)
 POW_CONST = Op("**", operators.power, _power_const_derivative)
 RPOW = Op("**", lambda x, c: _checked_base_power(c, x), _exponential_derivative, reflected=True)
 NEG = Op("neg", operator.neg, lambda x, out: (-1.0,))
-ABS = Op("abs", abs, lambda x, out: (_sign(float(x)),))
+ABS = Op("abs", abs, lambda x, out: (_sign(x),))
 EXP = Op("exp", operators.exp, lambda x, out: (out,))
 LOG = Op("log", operators.log, lambda x, out: (1.0 / x,))
 SQRT = Op("sqrt", operators.sqrt, _sqrt_derivative)
 TANH = Op("tanh", math.tanh, lambda x, out: (1.0 - out * out,))
 SIGMOID = Op("sigmoid", operators.sigmoid, lambda x, out: (out * (1.0 - out),))
-RELU = Op("relu", operators.relu, lambda x, out: (1.0 if float(x) > 0.0 else 0.0,))
+RELU = Op("relu", operators.relu, lambda x, out: (1.0 if x > 0.0 else 0.0,))
 LEAKY_RELU = Op(
-    "leaky_relu", operators.leaky_relu, lambda x, slope, out: (1.0 if float(x) > 0.0 else slope,)
+    "leaky_relu", operators.leaky_relu, lambda x, slope, out: (1.0 if x > 0.0 else slope,)
 )
 SIN = Op("sin", math.sin, lambda x, out: (_cos(x),))
 COS = Op("cos", math.cos, lambda x, out: (-_sin(x),))
@@ -229,13 +339,28 @@ OPS: tuple[Op, ...] = (
 )  # fmt: skip
 
 
-def _as_float(x: object) -> float | None:
-    """A plain real number as a float, or None for anything else."""
+def _as_float(x: object, owner: str = "Value") -> float | None:
+    """A plain real number as a float, or None for anything else.
+
+    A number beyond float64 (``10**400``, a huge ``Fraction``) is an OverflowError
+    naming ``owner``, the operation that was given it.
+    """
     if type(x) is float:
         return x  # type: ignore[return-value]
     if isinstance(x, numbers.Real) and not isinstance(x, Value):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:
+            raise OverflowError(
+                f"{owner}: the number {_short(x)} is too large for a float64"
+            ) from None
     return None
+
+
+def _short(x: object) -> str:
+    """``repr(x)``, cut short for numbers with hundreds of digits."""
+    text = repr(x)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
 
 
 # --------------------------------------------------------------------------- building nodes
@@ -260,10 +385,10 @@ def _node(
     if not _isfinite(data):
         _refuse_non_finite(op, parents, constants, data)
     node = _new_value(Value)
-    node.data = data
+    node._data = data
     node.grad = 0.0
     node.label = ""
-    if _GradMode.enabled:
+    if not _threads_not_recording or _grad_mode.enabled:
         node.op = op.name
         node.parents = parents
         node.local_grads = local_grads
@@ -284,7 +409,7 @@ def _refuse_non_finite(
     op: Op, parents: tuple[Value, ...], constants: tuple[float, ...], out: float
 ) -> NoReturn:
     """Raise the error that says why ``op`` gave ``out`` (inf or nan) instead of a number."""
-    operands = [p.data for p in parents] + list(constants)
+    operands = [p._data for p in parents] + list(constants)
     shown = ", ".join(repr(x) for x in operands[:6]) + (", ..." if len(operands) > 6 else "")
     if all(_isfinite(x) for x in operands):
         raise OverflowError(f"{op.name!r} of ({shown}) overflows float64 (gives {out!r})")
@@ -298,7 +423,7 @@ def _unary_method(op: Op, doc: str) -> Callable[[Value], Value]:
     forward, derivative = op.forward, op.derivative
 
     def method(self: Value) -> Value:
-        x = self.data
+        x = self._data
         out = forward(x)
         return _node(out, op, (self,), derivative(x, out))
 
@@ -315,12 +440,12 @@ def _binary_method(op: Op, doc: str) -> Callable[[Value, Operand], Value]:
     forward, derivative = op.forward, op.derivative
 
     def method(self: Value, other: Operand) -> Value:
-        x = self.data
+        x = self._data
         if isinstance(other, Value):
-            y = other.data
+            y = other._data
             out = forward(x, y)
             return _node(out, op, (self, other), derivative(x, y, out))
-        c = other if type(other) is float else _as_float(other)
+        c = other if type(other) is float else _as_float(other, repr(op.name))
         if c is None:
             return NotImplemented
         if not _isfinite(c):  # checked here: a result such as 2 / inf would look fine
@@ -346,7 +471,8 @@ class Value:
     8.0
 
     Attributes:
-        data: the number (a float; you may assign to it, as optimizers do).
+        data: the number, always a finite float. You may assign to it, as optimizers do;
+            anything but a finite real number is refused and the old number kept.
         grad: d root / d self after ``root.backward()``.
         label: a name used when printing and drawing.
         op: the operation that produced this Value, ``""`` for a leaf.
@@ -356,23 +482,13 @@ class Value:
             which are not graph nodes.
     """
 
-    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "constants", "_op")
-
-    # Make NumPy scalars defer to us: np.float64(2) * Value(3) calls Value.__rmul__.
-    __array_ufunc__ = None
+    # ``_data`` holds the number; ``data`` (below) is the checked way in for users.
+    __slots__ = ("_data", "grad", "label", "op", "parents", "local_grads", "constants", "_op")
 
     def __init__(self, data: float, label: str = "") -> None:
-        if isinstance(data, Value) or not isinstance(data, numbers.Real):
-            raise TypeError(
-                f"Value: data must be a real number (int, float or NumPy scalar), "
-                f"got {type(data).__name__}"
-            )
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
-        data = float(data)
-        if not _isfinite(data):
-            raise ValueError(f"Value: data is {data!r}; a Value must hold a finite real number")
-        self.data = data
+        self._data = _checked_number(data, "Value")
         self.grad = 0.0
         self.label = label
         self.op = ""
@@ -458,7 +574,8 @@ class Value:
             node = ready.pop()
             grad = node.grad
             for parent, local_grad in zip(node.parents, node.local_grads):
-                parent.grad += local_grad * grad
+                if local_grad != 0.0:  # a zero slope passes nothing on, even to 0 * inf
+                    parent.grad += local_grad * grad
                 remaining = uses[parent]
                 if remaining == 1:  # this was its last user: its gradient is complete
                     ready.append(parent)
@@ -478,20 +595,203 @@ class Value:
 
     def detach(self) -> Value:
         """A new leaf with the same data (and label), cut off from the graph."""
-        return Value(self.data, self.label)
+        return Value(self._data, self.label)
 
     def topological_order(self) -> list[Value]:
         """This Value's graph, inputs first and self last; see :func:`topological_order`."""
         return topological_order(self)
 
+    # ----------------------------------------------------------------- the number
+
+    def _set_data(self, number: float) -> None:
+        if type(number) is float and _isfinite(number):  # the optimizers' everyday case
+            self._data = number
+        else:
+            self._data = _checked_number(number, f"Value {self.label!r}" if self.label else "Value")
+
+    data = property(
+        operator.attrgetter("_data"),
+        _set_data,
+        doc="The number: a finite float. Assigning anything else raises and keeps the old one.",
+    )
+
+    def item(self) -> float:
+        """The number as a plain float, the way ``tensor.item()`` gives it in PyTorch.
+
+        The float is not part of the graph: gradients do not flow through it.
+        """
+        return self._data
+
+    # ----------------------------------------------------------------- comparisons
+    # ``<``, ``<=``, ``>``, ``>=`` compare the numbers and give a plain bool, so
+    # ``if loss < 0.01:``, ``max(a, b)`` and ``sorted(values)`` work as with floats, and
+    # ``max(a, b)`` returns one of the two Values, through which the gradient flows.
+    # ``==`` and ``hash`` stay by identity: every backward pass keeps Values as
+    # dictionary keys, and two different nodes that happen to hold the same number
+    # must stay two keys. So ``Value(2.0) == 2.0`` is False; compare ``v.data``.
+
+    def __lt__(self, other: Operand) -> bool:
+        return self._data < _comparable(other)
+
+    def __le__(self, other: Operand) -> bool:
+        return self._data <= _comparable(other)
+
+    def __gt__(self, other: Operand) -> bool:
+        return self._data > _comparable(other)
+
+    def __ge__(self, other: Operand) -> bool:
+        return self._data >= _comparable(other)
+
+    def __bool__(self) -> bool:
+        """True when the number is not 0, as for a float."""
+        return self._data != 0.0
+
     # ----------------------------------------------------------------- conversions
 
-    def __float__(self) -> float:
-        return self.data
+    def __float__(self) -> NoReturn:
+        """Refused: ``float(v)`` (and ``math.exp(v)``, which calls it) would leave the graph."""
+        raise TypeError(_leaves_the_graph("float()"))
+
+    def __complex__(self) -> NoReturn:
+        raise TypeError(_leaves_the_graph("complex()"))
+
+    def __array_ufunc__(
+        self, ufunc: Callable, method: str, *inputs: object, **kwargs: object
+    ) -> Value | bool:
+        """NumPy scalars meet Values: arithmetic and comparisons use our own operators,
+        so ``np.float64(2) * Value(3)`` is a Value; any other NumPy function (``np.exp``)
+        would drop the gradient, so it is refused."""
+        methods = _NUMPY_OPERATORS.get(getattr(ufunc, "__name__", ""))
+        if methods is None or method != "__call__" or kwargs or len(inputs) != 2:
+            raise TypeError(_leaves_the_graph(f"numpy.{getattr(ufunc, '__name__', ufunc)}()"))
+        left, right = (x if isinstance(x, Value) else x.item() for x in inputs)  # NumPy scalars
+        if isinstance(left, Value):
+            return getattr(left, methods[0])(right)
+        return getattr(right, methods[1])(left)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.3f}"`` formats the number; ``f"{v}"`` is ``str(v)``."""
+        return format(self._data, spec) if spec else str(self)
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+        return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
+
+    # ----------------------------------------------------------------- pickling
+
+    def __reduce_ex__(self, protocol: object) -> object:
+        """A Value with a graph pickles as a flat list of its nodes, not as nested objects.
+
+        The default would recurse once per level of the graph and fail on deep ones.
+        Leaves (weights, inputs) are pickled as themselves, so a model's parameters and a
+        loss computed from them are still connected after ``pickle.loads``; the nodes
+        between them are rebuilt from the list. ``copy.deepcopy`` uses the same path.
+        """
+        if not self.parents:
+            return (_leaf, (self._data, self.grad, self.label))
+        order = topological_order(self)
+        index = {node: i for i, node in enumerate(order)}
+        records = [
+            node
+            if not node.parents
+            else (
+                node._data,
+                node.grad,
+                node.label,
+                node._op,
+                tuple(index[p] for p in node.parents),
+                node.local_grads,
+                node.constants,
+            )
+            for node in order
+        ]
+        return (_rebuild_graph, (records,))
+
+
+def _checked_number(number: object, owner: str) -> float:
+    """``number`` as a float if it is a finite real number, else the error that says why."""
+    if isinstance(number, (bool, Value)) or not isinstance(number, numbers.Real):
+        hint = " (use v.data to copy a Value's number)" if isinstance(number, Value) else ""
+        raise TypeError(
+            f"{owner}: data must be a real number (int, float or NumPy scalar), "
+            f"got {type(number).__name__} {_short(number)}{hint}"
+        )
+    data = _as_float(number, owner)
+    if not _isfinite(data):
+        raise ValueError(f"{owner}: data is {data!r}; a Value must hold a finite real number")
+    return data
+
+
+def _comparable(other: object) -> float:
+    """The number to compare a Value with; anything else is a TypeError, as for floats."""
+    if isinstance(other, Value):
+        return other._data
+    number = _as_float(other, "comparison")
+    if number is None:
+        raise TypeError(f"cannot compare a Value with {type(other).__name__}")
+    return number
+
+
+def _leaves_the_graph(what: str) -> str:
+    return (
+        f"{what} of a Value would take its number out of the graph, so no gradient would "
+        "flow back through it. Use the Value's own method to stay in the graph (v.exp(), "
+        "v.log(), v.sqrt(), v.tanh(), v.sin(), ...), or v.data / v.item() for the number."
+    )
+
+
+# ufunc name -> (the method when the Value is the left operand, when it is the right one)
+_NUMPY_OPERATORS = {
+    "add": ("__add__", "__radd__"),
+    "subtract": ("__sub__", "__rsub__"),
+    "multiply": ("__mul__", "__rmul__"),
+    "true_divide": ("__truediv__", "__rtruediv__"),
+    "divide": ("__truediv__", "__rtruediv__"),
+    "power": ("__pow__", "__rpow__"),
+    "less": ("__lt__", "__gt__"),
+    "less_equal": ("__le__", "__ge__"),
+    "greater": ("__gt__", "__lt__"),
+    "greater_equal": ("__ge__", "__le__"),
+}
+
+
+def _leaf(data: float, grad: float, label: str) -> Value:
+    """Unpickle a leaf."""
+    leaf = Value(data, label)
+    leaf.grad = grad
+    return leaf
+
+
+def _rebuild_graph(records: list) -> Value:
+    """Unpickle a graph from :meth:`Value.__reduce_ex__`'s flat list; returns its root."""
+    nodes: list[Value] = []
+    for record in records:
+        if isinstance(record, Value):
+            nodes.append(record)
+            continue
+        data, grad, label, op, parent_indices, local_grads, constants = record
+        node = _new_value(Value)
+        node._data, node.grad, node.label = data, grad, label
+        node.op, node._op = op.name, op
+        node.parents = tuple(nodes[i] for i in parent_indices)
+        node.local_grads, node.constants = local_grads, constants
+        nodes.append(node)
+    return nodes[-1]
+
+
+def _name_the_methods(cls: type) -> None:
+    """Give the factory-made methods the names help(), tracebacks and pickle expect.
+
+    Pickle finds a function by its qualified name, so ``Value.relu`` (kept by a Neuron as
+    its activation) must be called that, not ``_unary_method.<locals>.method``.
+    """
+    for name, method in vars(cls).items():
+        if callable(method) and "<locals>" in getattr(method, "__qualname__", ""):
+            method.__name__ = name
+            method.__qualname__ = f"{cls.__name__}.{name}"
+
+
+_name_the_methods(Value)
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -595,20 +895,20 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
             )
     n_values = sum(isinstance(x, Value) for x in inputs)
     if n_values == 0:  # a data point: the inputs stay constants of the node
-        constants = tuple(_as_float(x) for x in inputs)
+        constants = tuple(_as_float(x, "weighted_sum") for x in inputs)
         if None in constants:
             bad = next(x for x, c in zip(inputs, constants) if c is None)
             raise TypeError(
                 f"weighted_sum: inputs must be numbers or Values, got {type(bad).__name__}"
             )
-        operands = [p.data for p in parents]
+        operands = [p._data for p in parents]
         operands += constants
     else:  # outputs of a previous layer: the inputs are parents too
         constants = ()
         if n_values < len(inputs):  # a mix: lift the plain numbers to leaves
             inputs = [x if isinstance(x, Value) else Value(x) for x in inputs]
         parents += tuple(inputs)
-        operands = [p.data for p in parents]
+        operands = [p._data for p in parents]
     out = _weighted_sum_forward(*operands)
     local_grads = _weighted_sum_derivative(*operands, out)[: len(parents)]  # none for constants
     return _node(out, WEIGHTED_SUM, parents, local_grads, constants)

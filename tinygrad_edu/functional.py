@@ -54,6 +54,8 @@ def gradients(
         else:
             local_grads = node.local_grads
         for parent, local_grad in zip(node.parents, local_grads):
+            if local_grad == 0.0:  # as in backward(): a zero slope passes nothing on
+                continue
             contribution = local_grad * grad
             grads[parent] = grads[parent] + contribution if parent in grads else contribution
     return [grads.get(x, 0.0) for x in inputs]

@@ -35,7 +35,8 @@ def _as_input(x: object) -> float:
 
 def _evaluate(f: Callable[..., Value | float], point: list[float]) -> float:
     with no_grad():
-        return float(f(*(Value(x) for x in point)))
+        out = f(*(Value(x) for x in point))
+    return out.item() if isinstance(out, Value) else float(out)
 
 
 def numerical_gradient(
@@ -80,7 +81,7 @@ def gradcheck(
     out = f(*leaves)
     if not isinstance(out, Value):
         raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
-    analytic = [float(g) for g in gradients(out, leaves)]
+    analytic = gradients(out, leaves)
     numeric = numerical_gradient(f, *point, eps=eps)
     rows = []
     failed = False
