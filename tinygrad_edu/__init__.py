@@ -23,12 +23,15 @@ from tinygrad_edu.engine import (
 )
 from tinygrad_edu.functional import grad, gradients, value_and_grad
 from tinygrad_edu.gradient_check import GradcheckError, gradcheck
+from tinygrad_edu.program import Program, compile, trace
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckError",
+    "Program",
     "Value",
+    "compile",
     "datasets",
     "enable_grad",
     "grad",
@@ -40,6 +43,7 @@ __all__ = [
     "no_grad",
     "optim",
     "topological_order",
+    "trace",
     "training",
     "value_and_grad",
     "viz",
