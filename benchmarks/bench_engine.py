@@ -9,8 +9,9 @@ butter of a scalar network. Every peer builds exactly the same computation in th
 * PyTorch with 0-d float64 tensors (``pip install torch``)
 
 Reported: median time per operation (forward + backward), peak memory per operation
-(tracemalloc), cyclic-GC collections per run, the ratios to tinygrad_edu, and the time per
-node of a chain of 250k, 500k and 1M nodes (linear time means a flat column).
+(tracemalloc), cyclic-GC collections per run, the ratios to tinygrad_edu, the same timing
+with the cyclic garbage collector paused (what the collector costs), and the time per node of a
+chain of 250k, 500k and 1M nodes (linear time means a flat column).
 
 Run: ``python benchmarks/bench_engine.py`` (``--quick`` for a smaller graph).
 """
@@ -80,14 +81,22 @@ class GcCounter:
         gc.callbacks.remove(self)
 
 
-def time_peer(make: Callable[[float], object], width: int, depth: int, repeats: int):
+def time_peer(
+    make: Callable[[float], object], width: int, depth: int, repeats: int, collector: bool = True
+):
+    """Median seconds per run and GC collections per run; ``collector=False`` pauses the GC."""
     times = []
     with GcCounter() as collections:
         for _ in range(repeats):
             gc.collect()
-            start = time.perf_counter()
-            build_and_backward(make, width, depth)
-            times.append(time.perf_counter() - start)
+            if not collector:
+                gc.disable()
+            try:
+                start = time.perf_counter()
+                build_and_backward(make, width, depth)
+                times.append(time.perf_counter() - start)
+            finally:
+                gc.enable()
     return statistics.median(times), [c / repeats for c in collections.counts]
 
 
@@ -130,18 +139,20 @@ def main() -> None:
     results = {}
     for name, make in peers().items():
         seconds, collections = time_peer(make, width, depth, repeats)
+        paused, _ = time_peer(make, width, depth, repeats, collector=False)
         memory = peak_memory(make, width, depth // 4)
-        results[name] = (seconds, memory / (width * (depth // 4) * OPS_PER_STEP), collections)
+        per_op = memory / (width * (depth // 4) * OPS_PER_STEP)
+        results[name] = (seconds, paused, per_op, collections)
 
-    ours_time, ours_memory, _ = results["tinygrad_edu"]
+    ours_time, ours_paused, ours_memory, _ = results["tinygrad_edu"]
     header = f"{'peer':<14}{'ns/op':>9}{'x slower':>10}{'bytes/op':>10}{'x memory':>10}"
-    print(header + f"{'gc gen0/1/2 per run':>24}")
-    for name, (seconds, memory, collections) in results.items():
-        per_op = seconds / n_ops * 1e9
+    print(header + f"{'gc gen0/1/2 per run':>24}{'ns/op, gc paused':>18}{'x slower':>10}")
+    for name, (seconds, paused, memory, collections) in results.items():
         gcs = "/".join(f"{c:.0f}" for c in collections)
         print(
-            f"{name:<14}{per_op:>9.0f}{seconds / ours_time:>10.2f}"
+            f"{name:<14}{seconds / n_ops * 1e9:>9.0f}{seconds / ours_time:>10.2f}"
             f"{memory:>10.0f}{memory / ours_memory:>10.2f}{gcs:>24}"
+            f"{paused / n_ops * 1e9:>18.0f}{paused / ours_paused:>10.2f}"
         )
 
     print("\nchain of additions (linear time: a flat ns/node column)")

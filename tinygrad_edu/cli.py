@@ -27,6 +27,7 @@ import argparse
 import io
 import json
 import math
+import random
 import sys
 import tempfile
 import warnings
@@ -40,8 +41,8 @@ from tinygrad_edu import __version__, datasets, nn, training, viz
 from tinygrad_edu._files import write_atomically
 from tinygrad_edu.engine import Value, no_grad, topological_order
 from tinygrad_edu.expression import FUNCTIONS, ExpressionError, evaluate, parse, parse_assignments
-from tinygrad_edu.nn import ACTIVATIONS, MLP, Module
-from tinygrad_edu.optim import SGD, Adam, Optimizer
+from tinygrad_edu.nn import ACTIVATIONS, GPT, MLP, Module
+from tinygrad_edu.optim import SGD, Adam, LinearLR, Optimizer
 
 __all__ = ["main"]
 
@@ -566,6 +567,126 @@ def _run_graph(args: argparse.Namespace) -> int:
             raise _InputError(f"cannot write the graph to {output!r}: {error}") from None
         print(f"wrote {output}", file=report)
     return 0
+
+
+# --------------------------------------------------------------------------- gpt
+
+
+def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    gpt = commands.add_parser(
+        "gpt",
+        help="train a small GPT on 32,033 names and make up new ones",
+        description="Train a character-level GPT on the names data set, one name per step "
+        "in a seeded shuffled order (Adam with betas 0.85 and 0.99, the learning rate "
+        "decaying linearly to 0), keeping --eval names apart to measure the loss on names "
+        "it never saw. Then print names sampled from the model and write --out/model.json. "
+        "Ctrl-C stops the training and saves the model as trained so far.",
+    )
+    options = (
+        ("--steps", _positive_int, 1000, "training steps, one name each (default: 1000)"),
+        ("--lr", _learning_rate, 0.01, "starting learning rate (default: 0.01)"),
+        ("--seed", _seed, 42, "seed for the order of the names, the weights and the samples"),
+        ("--n-embd", _positive_int, 16, "width of the embeddings (default: 16)"),
+        ("--n-head", _positive_int, 4, "attention heads; must divide --n-embd (default: 4)"),
+        ("--n-layer", _positive_int, 1, "transformer layers (default: 1)"),
+        ("--block-size", _positive_int, 16, "longest context, in characters (default: 16)"),
+        ("--samples", _seed, 20, "names to sample after training (default: 20)"),
+        ("--temperature", _learning_rate, 0.5, "sampling temperature > 0 (default: 0.5)"),
+        ("--eval", _seed, 500, "names held out to measure the loss on (default: 500)"),
+    )
+    for flag, kind, default, text in options:
+        gpt.add_argument(flag, type=kind, default=default, help=text)
+    _add_output_options(gpt, default_out="tinygrad_edu_gpt")
+    gpt.set_defaults(run=_run_gpt)
+    return gpt
+
+
+def _run_gpt(args: argparse.Namespace) -> int:
+    names = datasets.load_names()
+    random.Random(args.seed).shuffle(names)
+    if args.eval >= len(names):
+        raise _InputError(f"--eval: {args.eval} leaves no names to train on (of {len(names)})")
+    held_out, train_names = names[: args.eval], names[args.eval :]
+    tokenizer = datasets.CharTokenizer.from_documents(names)
+    try:
+        model = GPT(
+            tokenizer.vocab_size,
+            n_embd=args.n_embd,
+            n_head=args.n_head,
+            n_layer=args.n_layer,
+            block_size=args.block_size,
+            seed=args.seed,
+        )
+    except ValueError as error:
+        raise _InputError(str(error)) from None
+    _check_outputs_writable(args.out, ("model.json",))
+    optimizer = Adam(model.parameters(), lr=args.lr, betas=(0.85, 0.99))
+    schedule = LinearLR(optimizer, total_steps=args.steps)
+    print(f"training {model} on {len(train_names)} names, {args.steps} steps")
+
+    steps = tqdm(range(args.steps), disable=not args.progress, unit="step")
+    trained = 0
+    try:
+        for step in steps:
+            loss = model.loss(tokenizer.encode(train_names[step % len(train_names)]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            trained = step + 1
+            steps.set_postfix(loss=f"{loss.data:.4f}", refresh=False)
+    except KeyboardInterrupt:
+        steps.close()
+        path = _save_gpt(model, tokenizer, trained, args.out / "model.json")
+        print(f"interrupted after {trained} steps; wrote {path}", file=sys.stderr)
+        return 130
+    except ArithmeticError as error:  # training diverged: the learning rate is too large
+        raise _InputError(str(error)) from None
+    steps.close()
+    if held_out:
+        with no_grad():
+            losses = [model.loss(tokenizer.encode(name)).data for name in held_out]
+        print(f"mean loss on {len(held_out)} held-out names: {sum(losses) / len(losses):.4f}")
+    if args.samples:
+        print(f"{args.samples} names sampled at temperature {args.temperature:g}:")
+        rng = random.Random(args.seed)
+        for _ in range(args.samples):
+            sample = model.generate(bos=tokenizer.bos, temperature=args.temperature, seed=rng)
+            print("  " + tokenizer.decode(sample))
+    print(f"wrote {_save_gpt(model, tokenizer, trained, args.out / 'model.json')}")
+    return 0
+
+
+def _save_gpt(model: GPT, tokenizer: datasets.CharTokenizer, steps: int, path: Path) -> Path:
+    """Write the model with ``nn.save``; its tokenizer and its step count go in the metadata.
+
+    ``nn.load(path)`` rebuilds the model, and
+    ``CharTokenizer(json.loads(path.read_text())["metadata"]["tokenizer"]["chars"])``
+    its tokenizer.
+    """
+    metadata = {"tokenizer": {"chars": tokenizer.chars}, "training": {"steps": steps}}
+    try:
+        return nn.save(model, path, metadata=metadata)
+    except OSError as error:
+        raise _InputError(f"--out: cannot write the model: {error}") from None
+
+
+_FORMAT_OF_SUFFIX = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
+
+
+def _graph_format(output: str | None, chosen: str | None) -> str:
+    """The format to write: ``--format`` if given, else the one FILE's suffix names."""
+    if output == "":
+        raise _InputError("-o: give a file name, or '-' for standard output")
+    suffix = Path(output).suffix.lower() if output not in (None, "-") else ""
+    named = _FORMAT_OF_SUFFIX.get(suffix)
+    if suffix and named is None:
+        raise _InputError(
+            f"-o: cannot write {suffix!r} files: graph writes svg (.svg) or dot (.dot, .gv)"
+        )
+    if chosen is not None and named is not None and named != chosen:
+        raise _InputError(f"-o: {output!r} names a {named} file, but --format is {chosen}")
+    return chosen or named or "svg"
 
 
 # --------------------------------------------------------------------------- explore

@@ -190,9 +190,10 @@ def fit(
 
     Args:
         model: a :class:`~tinygrad_edu.nn.Module`, e.g. an MLP.
-        X, y: the samples and their labels: binary labels 0/1 or -1/+1 (either, but one
-            convention per data set) for a model with one output, class indices
-            0..k-1 for a model with k outputs.
+        X: the samples, each a sequence of numbers.
+        y: their labels: binary labels 0/1 or -1/+1 (either, but one convention per data
+            set) for a model with one output, class indices 0..k-1 for a model with k
+            outputs.
         loss: ``"hinge"`` (max-margin), ``"bce"`` (binary cross-entropy on logits),
             ``"mse"`` (squared error to -1/+1), ``"cross_entropy"`` (multi-class: the
             model outputs one logit per class), or a function ``(outputs, y) -> Value``.
