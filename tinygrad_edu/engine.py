@@ -995,23 +995,23 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
                     f"weighted_sum: weights and bias must be Values, got {type(p).__name__}"
                 )
             subclass = True
-    n_values = sum(isinstance(x, Value) for x in inputs)
-    if n_values == 0:  # a data point: the inputs stay constants of the node
-        constants = tuple(_as_float(x, "weighted_sum") for x in inputs)
+    input_types = set(map(type, inputs))  # one pass in C: what kinds of inputs are these?
+    if input_types == {Value}:  # outputs of a previous layer (the usual case): parents too
+        constants = ()
+        parents += tuple(inputs)
+    elif not any(issubclass(kind, Value) for kind in input_types):  # a data point
+        constants = tuple(_as_float(x, "weighted_sum") for x in inputs)  # stay constants
         if None in constants:
             bad = next(x for x, c in zip(inputs, constants) if c is None)
             raise TypeError(
                 f"weighted_sum: inputs must be numbers or Values, got {type(bad).__name__}"
             )
-        operands = [p._data for p in parents]
-        operands += constants
-    else:  # outputs of a previous layer: the inputs are parents too
+    else:  # Values mixed with plain numbers (lifted to leaves), or a Value subclass
         constants = ()
-        if n_values < len(inputs):  # a mix: lift the plain numbers to leaves
-            inputs = [x if isinstance(x, Value) else Value(x) for x in inputs]
-        parents += tuple(inputs)
-        operands = [p._data for p in parents]
-        subclass = subclass or any(type(x) is not Value for x in inputs)
+        subclass = subclass or any(issubclass(kind, Value) for kind in input_types - {Value})
+        parents += tuple(x if isinstance(x, Value) else Value(x) for x in inputs)
+    operands = [p._data for p in parents]
+    operands += constants
     if subclass:
         return WEIGHTED_SUM(*parents, *constants)
     out = _weighted_sum_forward(*operands)
