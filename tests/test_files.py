@@ -32,3 +32,19 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(
         write_atomically(target, "x" * 100_000)
     assert target.read_text(encoding="utf-8") == "good"
     assert os.listdir(tmp_path) == ["model.json"]
+
+
+def test_a_new_file_gets_the_usual_permissions_and_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    umask = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "new.txt", "a")
+        old = tmp_path / "old.txt"
+        old.write_text("x", encoding="utf-8")
+        old.chmod(0o640)
+        write_atomically(old, "y")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
+    assert old.stat().st_mode & 0o777 == 0o640

@@ -28,6 +28,8 @@ def write_atomically(path: str | os.PathLike[str], content: str | bytes) -> Path
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
     )
     try:
+        # mkstemp makes a private file (0600); give it the permissions a plain open() would
+        os.chmod(temporary, _mode_of(target))
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
             file.flush()
@@ -37,3 +39,13 @@ def write_atomically(path: str | os.PathLike[str], content: str | bytes) -> Path
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _mode_of(target: Path) -> int:
+    """The permission bits for ``target``: its own if it exists, else the usual 0666 - umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)  # reading the umask means setting it: put it straight back
+        os.umask(umask)
+        return 0o666 & ~umask
