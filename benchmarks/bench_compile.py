@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import gc
 import random
-import statistics
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 
 from bench_training import svm_loss  # the demo's forward pass, written once for both
+from timing import median_time  # the median of repeated runs, shared by the benchmarks
 
 import tinygrad_edu as tg
 from tinygrad_edu import Value, datasets
@@ -39,17 +39,6 @@ except ImportError:
     sys.exit("micrograd is not installed: pip install micrograd==0.1.0")
 
 CHAIN_LENGTH = 10_000
-
-
-def median_time(run: Callable[[], object], repeats: int) -> float:
-    """Median seconds of ``run()`` over ``repeats`` calls (one untimed warm-up first)."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def build(make_program: Callable[[], tg.Program], repeats: int = 3) -> tuple[tg.Program, str]:

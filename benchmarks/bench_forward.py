@@ -23,10 +23,8 @@ Run: ``python benchmarks/bench_forward.py`` (``--quick`` for fewer repeats).
 from __future__ import annotations
 
 import argparse
-import gc
-import statistics
-import time
-from collections.abc import Callable
+
+from timing import median_time  # the median of repeated runs, shared by the benchmarks
 
 from tinygrad_edu import Value, jacobian, jvp, no_grad
 
@@ -46,16 +44,6 @@ def chain(x: Value) -> Value:
             y = y.sin()
             ops += 1
     return y
-
-
-def median_time(run: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def eager() -> object:

@@ -21,10 +21,10 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+from timing import median_time  # the median of repeated runs, shared by the benchmarks
 
 from tinygrad_edu import Value, datasets, nn, topological_order, training, viz
 
@@ -37,15 +37,6 @@ def graph_of_100() -> Value:
         y = (y * 0.9 + 0.1).tanh()
     assert len(topological_order(y)) == 100
     return y
-
-
-def median_seconds(action: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def open_seconds(browser, path: Path, repeats: int) -> float:
@@ -69,12 +60,12 @@ def main() -> None:
 
     root = graph_of_100()
     viz.to_svg(root)  # compile the WebAssembly Graphviz once, before timing anything
-    svg_time = median_seconds(lambda: viz.to_svg(root), repeats)
-    page_time = median_seconds(lambda: viz.explore(root), repeats)
+    svg_time = median_time(lambda: viz.to_svg(root), repeats)
+    page_time = median_time(lambda: viz.explore(root), repeats)
     explore_path = viz.explore(root).save_html(folder / "explore.html")
 
     X, y = datasets.make_moons(100, noise=0.1, seed=0)  # noqa: N806
-    fit_time = median_seconds(
+    fit_time = median_time(
         lambda: training.fit(nn.MLP(2, [16, 16, 1], seed=0), X, y, steps=99, progress=False),
         max(1, repeats // 2),
     )
