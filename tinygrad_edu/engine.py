@@ -659,6 +659,10 @@ class Value:
 
             parent.grad += local_grad * node.grad     # the chain rule
 
+        A local derivative of exactly 0 passes nothing on, so an infinite gradient
+        behind a flat op (``relu`` of a negative number before ``sqrt`` at 0) gives 0,
+        not ``0 * inf = nan``.
+
         Leaves (Values with no parents, such as weights) *accumulate*: this call's
         gradient is added to what ``.grad`` held, so calling ``backward()`` twice
         doubles it exactly, as in PyTorch, which is why training loops call
