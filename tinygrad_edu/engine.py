@@ -670,20 +670,13 @@ class Value:
         it a drawn graph shows the true d self / d node.
         """
         earlier = [(self, self.grad)] if not self.parents and self.grad else []
-        uses = _count_uses(self, earlier)
+        order = _depth_first(self, earlier)  # inner nodes only, parents before users
         self.grad = 1.0
-        ready = [self]  # nodes whose gradient is complete: every user has passed its share
-        while ready:
-            node = ready.pop()
+        for node in reversed(order):  # every user of a node comes before it
             grad = node.grad
             for parent, local_grad in zip(node.parents, node.local_grads):
                 if local_grad != 0.0:  # a zero slope passes nothing on, even to 0 * inf
                     parent.grad += local_grad * grad
-                remaining = uses[parent]
-                if remaining == 1:  # this was its last user: its gradient is complete
-                    ready.append(parent)
-                else:
-                    uses[parent] = remaining - 1
         for leaf, grad in earlier:  # leaves accumulate: add this call's total to the old one
             leaf.grad = grad + leaf.grad
 
@@ -901,55 +894,57 @@ def topological_order(root: Value) -> list[Value]:
     """Every node of ``root``'s graph, ordered so that each node comes after its parents.
 
     Leaves come first and ``root`` last; ``reversed()`` of it is the order backward
-    visits nodes. Kahn's algorithm, without recursion, so a chain of a million nodes
-    is fine: count how many times each node is used as a parent, then release a node
-    once every node that uses it has been placed. Parents are kept in order, so the
-    result is the same in every run.
+    visits nodes. A depth-first walk without recursion, so a chain of a million nodes
+    is fine: a node is placed once all of its parents are. Parents are visited in
+    order, so the result is the same in every run.
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order: root must be a Value, got {type(root).__name__}")
-    uses = _count_uses(root)
-    order = []
-    ready = [root]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for parent in node.parents:
-            remaining = uses[parent]
-            if remaining == 1:  # every node that uses it is placed
-                ready.append(parent)
-            else:
-                uses[parent] = remaining - 1
-    order.reverse()
-    return order
+    return _depth_first(root)
 
 
-def _count_uses(
+def _depth_first(
     root: Value, earlier_leaf_grads: list[tuple[Value, float]] | None = None
-) -> dict[Value, int]:
-    """How many times each node of ``root``'s graph is used as a parent.
+) -> list[Value]:
+    """``root``'s graph in depth-first post-order: each node after all of its parents.
 
-    Walks the graph once with an explicit stack (no recursion). Given the list
-    ``earlier_leaf_grads`` it also prepares a backward pass: every node's gradient is
-    set to 0, and each leaf's nonzero gradient is first saved in the list as
-    ``(leaf, grad)``, so that the pass can sum its own contributions and add the
-    total at the end.
+    The stack holds the path from ``root`` down to the node being explored, each with
+    an iterator over its parents, so a node's remaining parents are picked up where
+    they were left. Each edge costs one set lookup, which is what makes ``backward()``
+    linear and cheap. Given the list ``earlier_leaf_grads`` it prepares a backward
+    pass instead: leaves are left out of the order, every node's gradient is set to 0,
+    and each leaf's nonzero gradient is first saved in the list as ``(leaf, grad)``, so
+    the pass can sum its own contributions and add the total at the end.
     """
-    reset_grads = earlier_leaf_grads is not None
-    uses = {root: 0}
-    stack = [root]
-    while stack:
-        for parent in stack.pop().parents:
-            if parent in uses:
-                uses[parent] += 1
+    backward = earlier_leaf_grads is not None
+    order = []
+    visited = {root}
+    path = [root]  # from root down to the node being explored,
+    unexplored = [iter(root.parents)]  # and for each of them, the parents still to visit
+    while unexplored:
+        for parent in unexplored[-1]:
+            if parent in visited:
+                continue
+            visited.add(parent)
+            if parent.parents:  # explore it before coming back to the other parents
+                path.append(parent)
+                unexplored.append(iter(parent.parents))
+                break
+            if not backward:  # a leaf has no parents: it is placed at once
+                order.append(parent)
             else:
-                uses[parent] = 1
-                if reset_grads:
-                    if not parent.parents and parent.grad:
-                        earlier_leaf_grads.append((parent, parent.grad))
-                    parent.grad = 0.0
-                stack.append(parent)
-    return uses
+                if parent.grad:
+                    earlier_leaf_grads.append((parent, parent.grad))
+                parent.grad = 0.0
+        else:  # all of this node's parents are placed
+            unexplored.pop()
+            node = path.pop()
+            if backward:
+                if not node.parents:
+                    continue  # root itself is a leaf
+                node.grad = 0.0
+            order.append(node)
+    return order
 
 
 # --------------------------------------------------------------------------- fused weighted sum
