@@ -76,7 +76,7 @@ class Optimizer:
         """Set every parameter's ``.data``, or none of them if one would not be finite."""
         self._refuse_non_finite(new_data, "the update would make parameter {name} {x!r}")
         for p, x in zip(self.params, new_data):
-            p.data = x
+            p._data = x  # a finite float (checked above): no need for the .data setter's checks
 
     def _refuse_non_finite(self, numbers: list[float], problem: str) -> None:
         """FloatingPointError naming the first parameter whose number is inf or NaN.
@@ -141,7 +141,7 @@ class SGD(Optimizer):
         """One update of every parameter (see the class docstring for the rule)."""
         grads = self._gradients()
         if self.weight_decay:
-            grads = [g + self.weight_decay * p.data for p, g in zip(self.params, grads)]
+            grads = [g + self.weight_decay * p._data for p, g in zip(self.params, grads)]
         velocity = self.velocity
         if self.momentum:
             if velocity is None:
@@ -152,7 +152,7 @@ class SGD(Optimizer):
                 grads = [g + self.momentum * b for g, b in zip(grads, velocity)]
             else:
                 grads = velocity
-        self._write([p.data - self.lr * g for p, g in zip(self.params, grads)])
+        self._write([p._data - self.lr * g for p, g in zip(self.params, grads)])
         self.velocity = velocity  # kept only once the step has succeeded
 
 
@@ -200,13 +200,13 @@ class Adam(Optimizer):
         step_size = self.lr / (1.0 - beta1**t)
         v_correction = math.sqrt(1.0 - beta2**t)
         if self.weight_decay:
-            grads = [g + self.weight_decay * p.data for p, g in zip(self.params, grads)]
+            grads = [g + self.weight_decay * p._data for p, g in zip(self.params, grads)]
         # One list per quantity: each line is the formula above, and the loops run fast.
         m = [beta1 * m_i + (1.0 - beta1) * g for m_i, g in zip(self.m, grads)]
         v = [beta2 * v_i + (1.0 - beta2) * g * g for v_i, g in zip(self.v, grads)]
         eps, sqrt = self.eps, math.sqrt
         new_data = [
-            p.data - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
+            p._data - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
             for p, m_i, v_i in zip(self.params, m, v)
         ]
         # g * g overflows for |g| > 1.3e154: v would stay inf and freeze the parameter for good
