@@ -17,18 +17,21 @@ from tinygrad_edu import (
     Op,
     Value,
     compile,
+    dot,
     grad,
     gradcheck,
     hessian,
     jacobian,
     jvp,
     no_grad,
+    sum_values,
     trace,
     viz,
     vjp,
 )
 from tinygrad_edu.forward import Dual
-from tinygrad_edu.nn import Layer
+from tinygrad_edu.nn import Layer, Linear
+from tinygrad_edu.nn.layers import attention, rms_norm
 
 coords = st.floats(-1.5, 1.5, allow_nan=False)
 positive = st.floats(0.2, 2.0)
@@ -172,6 +175,25 @@ def test_jvp_works_through_nn_layers() -> None:
     forward = jacobian(lambda v: layer(v), mode="forward")(x)
     reverse = jacobian(lambda v: layer(v))(x)
     assert flat(forward) == pytest.approx(flat(reverse), rel=1e-13)
+
+
+def test_jvp_works_through_the_fused_nodes_of_a_transformer() -> None:
+    # dot, matvec (a Linear without bias), sum_values, rms_norm and attention each build
+    # one fused node; with dual numbers among the operands they must carry the tangent.
+    linear = Linear(4, 4, bias=False, seed=0)
+
+    def f(*v: Value) -> Value:
+        h = linear(rms_norm(list(v)))
+        out = attention(h[:2], [h[:2], h[2:]], [h[2:], h[:2]])
+        return sum_values(out) + dot(out, list(v[:2])) + 0.5 * v[3]
+
+    x = [0.3, -0.2, 0.9, 1.4]
+    forward = jacobian(f, (0, 1, 2, 3), mode="forward")(*x)
+    reverse = jacobian(f, (0, 1, 2, 3))(*x)
+    assert all(d != 0.0 for d in flat(reverse))
+    assert flat(forward) == pytest.approx(flat(reverse), rel=1e-12)
+    value, slope = jvp(f, x, [1.0, 0.0, 0.0, 0.0])
+    assert slope == pytest.approx(flat(reverse)[0], rel=1e-12)
 
 
 # ------------------------------------------------------------------ vjp, jacobian, hessian

@@ -587,6 +587,8 @@ class Value:
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
         self._data = _checked_number(data, "Value")
+        if type(self) is not Value and hasattr(self, "apply_op"):
+            _note_values_with_own_rules()
         self.grad = 0.0
         self.label = label
         self.op = ""
@@ -1046,6 +1048,22 @@ DOT = Op("a·b", _dot_forward, _dot_derivative)
 SUM = Op("sum", _sum_forward, _sum_derivative)
 
 
+_values_with_own_rules = False
+
+
+def _note_values_with_own_rules() -> None:
+    """Called when a Value that applies operations its own way (``apply_op``) is made.
+
+    Forward mode's dual numbers are such Values (``jvp`` calls this), and so is an
+    instance of any subclass with ``apply_op``. Until then every operand of the fused
+    helpers (:func:`dot`, :func:`matvec`, :func:`sum_values`) is a plain Value, and
+    reading the numbers is the only check they need; from then on they hand their
+    operands to the Op (``DOT(*a, *b)``), which lets such a Value apply it.
+    """
+    global _values_with_own_rules
+    _values_with_own_rules = True
+
+
 def _data_of_values(owner: str, values: Sequence[Value]) -> list[float]:
     """The numbers of ``values``; TypeError naming ``owner`` if one is not a Value.
 
@@ -1108,6 +1126,8 @@ def matvec(rows: Sequence[Sequence[Value]], x: Sequence[Value]) -> list[Value]:
 def _dot_node(
     a: Sequence[Value], b: Sequence[Value], a_data: list[float], b_data: list[float]
 ) -> Value:
+    if _values_with_own_rules:  # a dual number among them applies DOT its own way
+        return DOT(*a, *b)
     out = reduce(operator.add, map(operator.mul, a_data, b_data))
     return _node(out, DOT, (*a, *b), (*b_data, *a_data))
 
@@ -1130,4 +1150,6 @@ def sum_values(values: Sequence[Value]) -> Value:
         raise ValueError("sum_values: the list is empty; there is nothing to add")
     parents = tuple(values)
     data = _data_of_values("sum_values", parents)
+    if _values_with_own_rules:  # a dual number among them applies SUM its own way
+        return SUM(*parents)
     return _node(reduce(operator.add, data), SUM, parents, (1.0,) * len(data))

@@ -62,6 +62,7 @@ from tinygrad_edu.engine import (
     TANH,
     Op,
     Value,
+    _note_values_with_own_rules,
     enable_grad,
     is_grad_enabled,
     no_grad,
@@ -417,6 +418,7 @@ def jvp(
             f"jvp: {len(tangents)} tangents for {len(primals)} primals; give one tangent per primal"
         )
     tag = next(_tags)
+    _note_values_with_own_rules()  # from now on the fused helpers check for dual numbers
     duals = [_dual(p, t, tag) for p, t in zip(primals, tangents)]
     plain = not any(isinstance(x, Value) for x in (*primals, *tangents))
     values, slopes, single = _push_forward("jvp", f, duals, tag, plain)
@@ -554,6 +556,7 @@ def jacobian(
         columns = []
         for j in range(len(scalars)):  # one jvp per input: only input j moves
             tag = next(_tags)
+            _note_values_with_own_rules()
             duals = [_dual(x, 1.0 if k == j else None, tag) for k, x in enumerate(scalars)]
             new_args = _substitute(args, positions, duals)
             _, column, _ = _push_forward("jacobian", f, new_args, tag, plain)
