@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, dot, grad, matvec, sum_values
+from tinygrad_edu import Value, dot, grad, gradcheck, logsumexp, matvec, softmax_dot, sum_values
 from tinygrad_edu.nn import (
     CausalSelfAttention,
     Embedding,
@@ -121,6 +121,83 @@ def test_fused_node_errors_name_the_operation():
         sum_values([])
     with pytest.raises(TypeError, match="sum_values: expected Values, got str"):
         sum_values([Value(1.0), "2"])
+
+
+@given(st.lists(finite, min_size=1, max_size=10), st.lists(finite, min_size=10, max_size=10))
+def test_logsumexp_matches_torch(torch, numbers, upstream):
+    """Value and softmax gradient, against torch.logsumexp in float64 (1e3 does not overflow)."""
+    xs = leaves(numbers)
+    weights = upstream[: len(numbers)]
+    out = logsumexp(xs)
+    (out * weights[0]).backward()
+    t = torch.tensor(numbers, dtype=torch.float64, requires_grad=True)
+    expected = torch.logsumexp(t, 0)
+    (expected * weights[0]).backward()
+    assert out.data == pytest.approx(expected.item(), rel=1e-14, abs=1e-12)
+    assert [x.grad for x in xs] == pytest.approx(t.grad.tolist(), rel=1e-12, abs=1e-12)
+
+
+@given(
+    st.lists(st.tuples(finite, finite), min_size=1, max_size=10),
+    st.floats(min_value=0.01, max_value=2.0),
+)
+def test_softmax_dot_matches_torch(torch, pairs, scale):
+    scores, values = leaves([s for s, _ in pairs]), leaves([v for _, v in pairs])
+    out = softmax_dot(scores, values, scale)
+    out.backward()
+    ts = torch.tensor([s for s, _ in pairs], dtype=torch.float64, requires_grad=True)
+    tv = torch.tensor([v for _, v in pairs], dtype=torch.float64, requires_grad=True)
+    expected = torch.softmax(scale * ts, 0) @ tv
+    expected.backward()
+    size = max(1.0, max(abs(v) for _, v in pairs))  # gradients scale with the values
+    assert out.data == pytest.approx(expected.item(), rel=1e-12, abs=1e-12 * size)
+    assert [s.grad for s in scores] == pytest.approx(ts.grad.tolist(), abs=1e-12 * size)
+    assert [v.grad for v in values] == pytest.approx(tv.grad.tolist(), abs=1e-12)
+
+
+def test_the_softmax_nodes_pass_finite_differences_in_every_mode():
+    """Reverse and forward mode, and second derivatives through the Value rules."""
+
+    def lse(a, b, c):
+        return logsumexp([a, b * c, c])
+
+    def attend(a, b, c, d):
+        return softmax_dot([a, b, a * b], [c, d, c * d], 0.7)
+
+    assert gradcheck(lse, 0.3, -1.2, 0.8, order=2)
+    assert gradcheck(attend, 0.3, -1.2, 0.8, 1.5, order=2)
+
+
+def test_the_softmax_nodes_refuse_bad_input():
+    with pytest.raises(ValueError, match="logsumexp: the list is empty"):
+        logsumexp([])
+    with pytest.raises(TypeError, match="logsumexp: expected Values, got float"):
+        logsumexp([Value(1.0), 2.0])
+    with pytest.raises(ValueError, match="softmax_dot: scores and values must have the same"):
+        softmax_dot(leaves([1.0, 2.0]), leaves([1.0]))
+    with pytest.raises(ValueError, match="softmax_dot"):
+        softmax_dot([], [])
+    with pytest.raises(TypeError, match="softmax_dot: scale must be a number, got str"):
+        softmax_dot(leaves([1.0]), leaves([1.0]), "2")
+    with pytest.raises(ValueError, match="softmax_dot: scale must be finite, got inf"):
+        softmax_dot(leaves([1.0]), leaves([1.0]), math.inf)
+
+
+def test_attention_is_the_softmax_written_out():
+    """attention's fused nodes give attention_weights · values (to rounding), and gradients."""
+    rng = random.Random(4)
+    q, keys = leaves(random_vector(rng, 4)), [leaves(random_vector(rng, 4)) for _ in range(3)]
+    values = [leaves(random_vector(rng, 4)) for _ in range(3)]
+    fused = attention(q, keys, values)
+    weights = attention_weights(q, keys)
+    written_out = [sum_values([w * v for w, v in zip(weights, column)]) for column in zip(*values)]
+    assert [y.data for y in fused] == pytest.approx([y.data for y in written_out], rel=1e-14)
+    sum_values(fused).backward()
+    fused_grads = [x.grad for x in q + [k for key in keys for k in key]]
+    for x in q + [k for key in keys for k in key]:
+        x.grad = 0.0
+    sum_values(written_out).backward()
+    assert fused_grads == pytest.approx([x.grad for x in q + [k for key in keys for k in key]])
 
 
 def test_fused_nodes_stop_an_overflow():

@@ -217,7 +217,8 @@ def test_a_user_defined_op_runs_through_its_own_rules() -> None:
 def test_the_transformer_fused_nodes_are_bit_identical_through_a_program() -> None:
     def f(x, y):
         row = [x, y, x * y]
-        return tg.sum_values([tg.dot(row, [y, x, 0.5 * x]), x.tanh(), y * y])
+        scores = [tg.dot(row, [y, x, 0.5 * x]), x.tanh(), y * y]
+        return tg.sum_values([*scores, tg.logsumexp(scores), tg.softmax_dot(scores, row, 0.5)])
 
     program = tg.trace(f, 0.75, 1.25)
     for point in [(0.3, -2.0), (1.5, 0.25), (-0.7, 0.0)]:

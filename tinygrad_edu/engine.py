@@ -43,8 +43,10 @@ __all__ = [
     "dot",
     "enable_grad",
     "is_grad_enabled",
+    "logsumexp",
     "matvec",
     "no_grad",
+    "softmax_dot",
     "sum_values",
     "topological_order",
     "weighted_sum",
@@ -1048,6 +1050,54 @@ DOT = Op("a·b", _dot_forward, _dot_derivative)
 SUM = Op("sum", _sum_forward, _sum_derivative)
 
 
+def _exp(x: float | Value) -> float | Value:
+    return x.exp() if isinstance(x, Value) else math.exp(x)
+
+
+def _logsumexp_forward(*operands: float) -> float:
+    """``log(e^x_1 + ... + e^x_n)``, as ``m + log(sum_i e^(x_i - m))`` with ``m`` the largest.
+
+    Subtracting ``m`` first means no ``e^x`` can overflow and the largest term is 1, so
+    the sum is at least 1 and its log never meets 0 (the stable way).
+    """
+    top = max(operands)
+    return math.log(reduce(operator.add, [math.exp(x - top) for x in operands])) + top
+
+
+def _logsumexp_derivative(*operands_and_out: float | Value) -> tuple:
+    """d/dx_i = e^(x_i - out): the softmax of the operands."""
+    out = operands_and_out[-1]
+    return tuple(_exp(x - out) for x in operands_and_out[:-1])
+
+
+def _softmax(scores: Sequence[float | Value], scale: float) -> list:
+    """``softmax(scale * scores)``, the largest score subtracted first (floats or Values)."""
+    top = max(map(_number, scores))
+    exps = [_exp((s - top) * scale) for s in scores]
+    total = reduce(operator.add, exps)
+    return [e / total for e in exps]
+
+
+def _softmax_dot_forward(*operands: float) -> float:
+    """Operands are s_1..s_n, v_1..v_n, scale: returns sum_i softmax(scale * s)_i v_i."""
+    n = (len(operands) - 1) // 2
+    weights = _softmax(operands[:n], operands[-1])
+    return reduce(operator.add, map(operator.mul, weights, operands[n : 2 * n]))
+
+
+def _softmax_dot_derivative(*operands_and_out: float | Value) -> tuple:
+    """With w = softmax(scale * s): d/dv_i = w_i and d/ds_i = scale * w_i * (v_i - out)."""
+    n = (len(operands_and_out) - 2) // 2
+    scores, values = operands_and_out[:n], operands_and_out[n : 2 * n]
+    scale, out = operands_and_out[2 * n], operands_and_out[-1]
+    weights = _softmax(scores, _number(scale))
+    return (*(scale * w * (v - out) for w, v in zip(weights, values)), *weights)
+
+
+LOGSUMEXP = Op("logsumexp", _logsumexp_forward, _logsumexp_derivative)
+SOFTMAX_DOT = Op("softmax·v", _softmax_dot_forward, _softmax_dot_derivative)
+
+
 _values_with_own_rules = False
 
 
@@ -1153,3 +1203,62 @@ def sum_values(values: Sequence[Value]) -> Value:
     if _values_with_own_rules:  # a dual number among them applies SUM its own way
         return SUM(*parents)
     return _node(reduce(operator.add, data), SUM, parents, (1.0,) * len(data))
+
+
+def logsumexp(values: Sequence[Value]) -> Value:
+    """``log(e^x_1 + ... + e^x_n)`` as one graph node, computed the stable way.
+
+    It is ``m + log(sum_i e^(x_i - m))`` with ``m`` the largest ``x_i``, so nothing
+    overflows and a log-probability ``x_k - logsumexp(x)`` never takes the log of a
+    probability that rounded to 0. Its local derivatives are the softmax of the
+    operands, ``d/dx_i = e^(x_i - out)``, which is why the gradient of a cross-entropy
+    is ``softmax - one_hot``. One node with ``n`` parents instead of ``2n + 2``.
+
+    >>> z = [Value(1.0), Value(2.0), Value(3.0)]
+    >>> lse = logsumexp(z)
+    >>> lse.backward()
+    >>> round(lse.data, 4), [round(x.grad, 4) for x in z]
+    (3.4076, [0.09, 0.2447, 0.6652])
+    """
+    if not values:
+        raise ValueError("logsumexp: the list is empty")
+    parents = tuple(values)
+    data = _data_of_values("logsumexp", parents)
+    if _values_with_own_rules:  # a dual number among them applies LOGSUMEXP its own way
+        return LOGSUMEXP(*parents)
+    out = _logsumexp_forward(*data)
+    return _node(out, LOGSUMEXP, parents, _logsumexp_derivative(*data, out))
+
+
+def softmax_dot(scores: Sequence[Value], values: Sequence[Value], scale: float = 1.0) -> Value:
+    """``sum_i softmax(scale * s)_i v_i``: the values averaged with softmax weights, one node.
+
+    This is one output of attention: the weights ``w = softmax(scale * scores)`` are
+    positive and add up to 1, and the result is ``w · v``. The local derivatives are
+    ``d/dv_i = w_i`` and ``d/ds_i = scale * w_i * (v_i - out)`` (a score that raises
+    its weight pulls the average towards its own value). One node with ``2n`` parents
+    (the scores, then the values) instead of the ``3n + 1`` of a softmax written out
+    plus the ``2n - 1`` of the dot product; the weights themselves are not nodes
+    (:func:`tinygrad_edu.nn.layers.attention_weights` makes them, to look at).
+
+    >>> s, v = [Value(0.0), Value(0.0)], [Value(1.0), Value(3.0)]
+    >>> softmax_dot(s, v).data          # equal scores: the plain mean
+    2.0
+    """
+    if len(scores) != len(values) or not scores:
+        raise ValueError(
+            f"softmax_dot: scores and values must have the same, nonzero length; "
+            f"got {len(scores)} and {len(values)}"
+        )
+    number = None if isinstance(scale, bool) else _as_float(scale, "softmax_dot")
+    if number is None:
+        raise TypeError(f"softmax_dot: scale must be a number, got {type(scale).__name__}")
+    if not _isfinite(number):
+        raise ValueError(f"softmax_dot: scale must be finite, got {number!r}")
+    scale = number
+    parents = (*scores, *values)
+    data = _data_of_values("softmax_dot", parents)
+    if _values_with_own_rules:  # a dual number among them applies SOFTMAX_DOT its own way
+        return SOFTMAX_DOT(*parents, scale)
+    out = _softmax_dot_forward(*data, scale)
+    return _node(out, SOFTMAX_DOT, parents, _softmax_dot_derivative(*data, scale, out), (scale,))

@@ -30,7 +30,7 @@ import random
 from collections.abc import Sequence
 
 from tinygrad_edu._checks import check_int, check_real, random_generator
-from tinygrad_edu.engine import Value, no_grad, sum_values
+from tinygrad_edu.engine import Value, logsumexp, no_grad, sum_values
 from tinygrad_edu.nn.layers import CausalSelfAttention, Embedding, Linear, rms_norm
 from tinygrad_edu.nn.module import Module, named_children, prefixed
 
@@ -158,9 +158,9 @@ class GPT(Module):
         """Mean cross-entropy of each next token: ``mean_t -log softmax(logits_t)[tokens[t+1]]``.
 
         Over positions ``t = 0 .. min(block_size, len(tokens) - 1) - 1`` (a longer
-        sequence is cut at the context length). Each term is computed the stable way,
-        ``log(sum_j e^{z_j - m}) + m - z_target`` with ``m`` the largest logit, so it never
-        takes the log of a probability that rounded to 0. d loss / d z_j =
+        sequence is cut at the context length). Each term is ``logsumexp(z) - z_target``,
+        one fused node computed the stable way (:func:`~tinygrad_edu.engine.logsumexp`),
+        so it never takes the log of a probability that rounded to 0. d loss / d z_j =
         (softmax(z)_j - [j == target]) / n.
         """
         self._check_tokens("GPT.loss", tokens)
@@ -174,9 +174,7 @@ class GPT(Module):
         terms = []
         for t in range(n):
             logits = self._logits_at(tokens[t], t, caches)
-            largest = max(z.data for z in logits)
-            log_total = sum_values([(z - largest).exp() for z in logits]).log() + largest
-            terms.append(log_total - logits[tokens[t + 1]])
+            terms.append(logsumexp(logits) - logits[tokens[t + 1]])
         return sum_values(terms) / n
 
     # ----------------------------------------------------------------- sampling
