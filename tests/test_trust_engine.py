@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tinygrad_edu import Value, grad, no_grad
+from tinygrad_edu import Value, grad, gradients, jvp, no_grad, trace, viz
 from tinygrad_edu.engine import MUL, enable_grad, is_grad_enabled
 from tinygrad_edu.nn import MLP
 from tinygrad_edu.optim import SGD
@@ -296,6 +296,30 @@ def test_a_power_whose_slope_overflows_is_still_a_result(torch) -> None:
     z = Value(-1e-110)
     (z**-2).backward()  # 1e220 is finite; the slope -2 * (-1e-110)**-3 is beyond float64
     assert z.grad == math.inf
+
+
+@pytest.mark.parametrize(
+    "f",
+    [lambda v: v.sqrt() * 0.0, lambda v: v.sqrt().relu(), lambda v: (v.sqrt() * v).relu()],
+    ids=["0*sqrt(x)", "relu(sqrt(x))", "relu(x*sqrt(x))"],
+)
+def test_a_zero_gradient_passes_nothing_on_so_no_nan_appears_behind_it(f) -> None:
+    """At x = 0 sqrt's slope is inf and the gradient reaching it is 0: 0, not 0 * inf = nan.
+
+    (PyTorch gives nan for the first two.) Every way of taking the derivative agrees.
+    """
+    x = Value(0.0, "x")
+    root = f(x)
+    root.backward()
+    assert x.grad == 0.0
+    assert grad(f)(0.0) == 0.0
+    assert jvp(f, (0.0,), (1.0,))[1] == 0.0
+    y = Value(0.0)
+    assert gradients(f(y), [y]) == [0.0]
+    program = trace(f, 1.0)
+    assert program(0.0)[1] == (0.0,)
+    last = viz.backward_frames(root)[-1]
+    assert "nan" not in viz.to_svg(last)
 
 
 def test_a_zero_slope_passes_nothing_on_so_relu_masks_an_infinite_gradient(torch) -> None:

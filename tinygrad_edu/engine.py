@@ -662,9 +662,11 @@ class Value:
 
             parent.grad += local_grad * node.grad     # the chain rule
 
-        A local derivative of exactly 0 passes nothing on, so an infinite gradient
-        behind a flat op (``relu`` of a negative number before ``sqrt`` at 0) gives 0,
-        not ``0 * inf = nan``.
+        A zero passes nothing on: neither an edge whose local derivative is exactly 0
+        nor a node whose gradient is exactly 0 (a ``relu`` that was off, and everything
+        only it used). So an infinite slope next to a flat op gives 0, not
+        ``0 * inf = nan``: ``relu(-1).sqrt()`` and ``0 * sqrt(0)`` both give 0, as a
+        function that is flat there should. Skipping those nodes is also faster.
 
         Leaves (Values with no parents, such as weights) *accumulate*: this call's
         gradient is added to what ``.grad`` held, so calling ``backward()`` twice
@@ -677,6 +679,8 @@ class Value:
         self.grad = 1.0
         for node in reversed(order):  # every user of a node comes before it
             grad = node.grad
+            if grad == 0.0:  # nothing reached it: it has nothing to pass on
+                continue
             for parent, local_grad in zip(node.parents, node.local_grads):
                 if local_grad != 0.0:  # a zero slope passes nothing on, even to 0 * inf
                     parent.grad += local_grad * grad

@@ -13,8 +13,9 @@ it gives ``d out / d operand`` (``engine.OPS``), and the tangent of the output i
     tangent_out = sum over operands of  local_derivative * tangent_in
 
 the same rule ``backward()`` applies in the other direction (``parent.grad +=
-local_grad * node.grad``), including its one exception: an edge whose local
-derivative is the float ``0.0`` passes nothing on (so ``0 * inf`` never makes a nan).
+local_grad * node.grad``), including its exceptions: an edge whose local derivative
+is the float ``0.0`` passes nothing on, and neither does a tangent of ``0.0`` (as
+backward() skips a node whose gradient is 0), so ``0 * inf`` never makes a nan.
 One derivative rule per operation serves both modes, and operations of your own
 (:class:`~tinygrad_edu.engine.Op`) work in both.
 
@@ -156,6 +157,8 @@ def _chain(local_grads: Sequence, tangents: Sequence) -> float | Value | None:
 def _times(local: float | Value, tangent: float | Value | None) -> float | Value | None:
     """``local * tangent`` for one operand, with the same symbolic zeros as ``_chain``."""
     if tangent is None or (type(local) is float and local == 0.0):
+        return None
+    if type(tangent) is float and tangent == 0.0:  # as backward() skips a zero gradient
         return None
     return local * tangent
 

@@ -66,8 +66,8 @@ def gradients(
     grads: dict[Value, float | Value] = {root: 1.0}
     for node in reversed(topological_order(root)):
         grad = grads.get(node)
-        if grad is None or not node.parents:
-            continue
+        if grad is None or not node.parents or (type(grad) is float and grad == 0.0):
+            continue  # as in backward(): a zero gradient passes nothing on
         if create_graph:
             local_grads = node._op.derivative(*node.parents, *node.constants, node)
         else:

@@ -166,6 +166,10 @@ def _backward_steps(
             ]
         if not node.parents:
             lines.append(f"{name} is a leaf: nothing to pass on")
+        elif grad == 0.0:  # as in backward(): a zero gradient passes nothing on
+            lines.append(f"{name}.grad is 0: nothing to pass on")
+            steps.append({"title": f"{name}.grad = 0", "lines": lines})
+            continue
         for parent, local_grad in zip(node.parents, node.local_grads):
             pname = _grouped(names[parent])
             if local_grad == 0.0:  # as in backward(): a zero slope passes nothing on

@@ -35,10 +35,11 @@ How a program stays exact. Each adjoint is summed in the order ``backward()`` su
 (its reverse topological order, parents in order), with the same expressions as the
 op table's derivative rules; an operation the program does not know by name calls the
 op's own ``forward`` and ``derivative``, so user-defined operations work too.
-``backward()`` lets an edge whose local derivative is 0.0 pass nothing on; the program
-adds its ``0.0 * g`` instead, which changes nothing while every adjoint is finite (an
-adjoint never becomes -0.0 on its own: it starts at +0.0), and a non-finite adjoint
-shows up in some leaf's gradient, so that case (and any error or overflow) is handed to
+``backward()`` lets an edge whose local derivative is 0.0, and a node whose gradient
+is 0.0, pass nothing on; the program adds their ``0.0 * g`` and ``local * 0.0``
+instead, which changes nothing while every adjoint is finite (a sum that starts at
++0.0 ends at +0.0 when zeros are added to it), and a non-finite adjoint shows up in
+some leaf's gradient, so that case (and any error or overflow) is handed to
 an eager run of ``f``, which gives the eager answer or raises the eager error.
 
 How a big program stays quick to build. Python compiles a few thousand straight-line

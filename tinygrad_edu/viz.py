@@ -277,7 +277,8 @@ def backward_frames(
         grad = received.pop(node, 0.0)  # every user of node came earlier: this is final
         known[node] = grad
         for parent, local_grad in zip(node.parents, node.local_grads):
-            received[parent] = received.get(parent, 0.0) + local_grad * grad
+            if local_grad != 0.0 and grad != 0.0:  # as in backward(): a zero passes nothing on
+                received[parent] = received.get(parent, 0.0) + local_grad * grad
         title = (f"backward step {step} of {len(order)}", "orange: grad just computed")
         frames.append(picture.draw(known, color_by_grad, node, title))
     return frames
