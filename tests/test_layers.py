@@ -13,7 +13,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, dot, grad, gradcheck, logsumexp, matvec, softmax_dot, sum_values
+from tinygrad_edu import (
+    Value,
+    dot,
+    grad,
+    gradcheck,
+    logsumexp,
+    matvec,
+    softmax_average,
+    softmax_dot,
+    sum_values,
+)
 from tinygrad_edu.nn import (
     CausalSelfAttention,
     Embedding,
@@ -153,6 +163,21 @@ def test_softmax_dot_matches_torch(torch, pairs, scale):
     assert out.data == pytest.approx(expected.item(), rel=1e-12, abs=1e-12 * size)
     assert [s.grad for s in scores] == pytest.approx(ts.grad.tolist(), abs=1e-12 * size)
     assert [v.grad for v in values] == pytest.approx(tv.grad.tolist(), abs=1e-12)
+
+
+@given(st.lists(st.tuples(finite, finite, finite), min_size=1, max_size=6), finite)
+def test_softmax_average_is_softmax_dot_per_component_bit_for_bit(rows, upstream):
+    scores_a, scores_b = leaves([r[0] for r in rows]), leaves([r[0] for r in rows])
+    vectors_a = [leaves(list(r[1:])) for r in rows]
+    vectors_b = [leaves(list(r[1:])) for r in rows]
+    together = softmax_average(scores_a, vectors_a, 0.5)
+    apart = [softmax_dot(scores_b, [v[d] for v in vectors_b], 0.5) for d in range(2)]
+    (sum_values(together) * upstream).backward()
+    (sum_values(apart) * upstream).backward()
+    assert [bits(y.data) for y in together] == [bits(y.data) for y in apart]
+    grads_a = [x.grad for x in scores_a + [x for v in vectors_a for x in v]]
+    grads_b = [x.grad for x in scores_b + [x for v in vectors_b for x in v]]
+    assert [bits(g) for g in grads_a] == [bits(g) for g in grads_b]
 
 
 def test_the_softmax_nodes_pass_finite_differences_in_every_mode():

@@ -46,6 +46,7 @@ __all__ = [
     "logsumexp",
     "matvec",
     "no_grad",
+    "softmax_average",
     "softmax_dot",
     "sum_values",
     "topological_order",
@@ -1074,28 +1075,36 @@ def _logsumexp_derivative(*operands_and_out: float | Value) -> tuple:
     return tuple(_exp(x - out) for x in operands_and_out[:-1])
 
 
-def _softmax(scores: Sequence[float | Value], scale: float) -> list:
+def _softmax(scores: Sequence[float | Value], scale: float, exp: Callable = _exp) -> list:
     """``softmax(scale * scores)``, the largest score subtracted first (floats or Values)."""
     top = max(map(_number, scores))
-    exps = [_exp((s - top) * scale) for s in scores]
+    exps = [exp((s - top) * scale) for s in scores]
     total = reduce(operator.add, exps)
     return [e / total for e in exps]
+
+
+def _average(weights: Sequence, values: Sequence) -> float | Value:
+    """``w_1 v_1 + ... + w_n v_n``, added left to right."""
+    return reduce(operator.add, map(operator.mul, weights, values))
+
+
+def _average_slopes(weights: Sequence, values: Sequence, scale: float, out: object) -> tuple:
+    """d out / d s_i = scale * w_i * (v_i - out), then d out / d v_i = w_i."""
+    return (*(scale * w * (v - out) for w, v in zip(weights, values)), *weights)
 
 
 def _softmax_dot_forward(*operands: float) -> float:
     """Operands are s_1..s_n, v_1..v_n, scale: returns sum_i softmax(scale * s)_i v_i."""
     n = (len(operands) - 1) // 2
-    weights = _softmax(operands[:n], operands[-1])
-    return reduce(operator.add, map(operator.mul, weights, operands[n : 2 * n]))
+    return _average(_softmax(operands[:n], operands[-1]), operands[n : 2 * n])
 
 
 def _softmax_dot_derivative(*operands_and_out: float | Value) -> tuple:
-    """With w = softmax(scale * s): d/dv_i = w_i and d/ds_i = scale * w_i * (v_i - out)."""
+    """With w = softmax(scale * s): d/ds_i = scale * w_i * (v_i - out) and d/dv_i = w_i."""
     n = (len(operands_and_out) - 2) // 2
     scores, values = operands_and_out[:n], operands_and_out[n : 2 * n]
     scale, out = operands_and_out[2 * n], operands_and_out[-1]
-    weights = _softmax(scores, _number(scale))
-    return (*(scale * w * (v - out) for w, v in zip(weights, values)), *weights)
+    return _average_slopes(_softmax(scores, _number(scale)), values, scale, out)
 
 
 LOGSUMEXP = Op("logsumexp", _logsumexp_forward, _logsumexp_derivative)
@@ -1249,20 +1258,40 @@ def softmax_dot(scores: Sequence[Value], values: Sequence[Value], scale: float =
     >>> softmax_dot(s, v).data          # equal scores: the plain mean
     2.0
     """
-    if len(scores) != len(values) or not scores:
+    return softmax_average(scores, [[v] for v in values], scale)[0]
+
+
+def softmax_average(
+    scores: Sequence[Value], vectors: Sequence[Sequence[Value]], scale: float = 1.0
+) -> list[Value]:
+    """The vectors averaged with weights ``softmax(scale * scores)``: attention's output.
+
+    Component ``d`` of the result is ``softmax_dot(scores, [v[d] for v in vectors],
+    scale)``, one node each, but the weights are computed once for all of them.
+
+    >>> s = [Value(0.0), Value(0.0)]
+    >>> [y.data for y in softmax_average(s, [[Value(1.0), Value(0.0)], [Value(3.0), Value(2.0)]])]
+    [2.0, 1.0]
+    """
+    if len(scores) != len(vectors) or not scores:
         raise ValueError(
             f"softmax_dot: scores and values must have the same, nonzero length; "
-            f"got {len(scores)} and {len(values)}"
+            f"got {len(scores)} and {len(vectors)}"
         )
     number = None if isinstance(scale, bool) else _as_float(scale, "softmax_dot")
     if number is None:
         raise TypeError(f"softmax_dot: scale must be a number, got {type(scale).__name__}")
     if not _isfinite(number):
         raise ValueError(f"softmax_dot: scale must be finite, got {number!r}")
-    scale = number
-    parents = (*scores, *values)
-    data = _data_of_values("softmax_dot", parents)
-    if _values_with_own_rules:  # a dual number among them applies SOFTMAX_DOT its own way
-        return SOFTMAX_DOT(*parents, scale)
-    out = _softmax_dot_forward(*data, scale)
-    return _node(out, SOFTMAX_DOT, parents, _softmax_dot_derivative(*data, scale, out), (scale,))
+    scores = tuple(scores)
+    weights = _softmax(_data_of_values("softmax_dot", scores), number, math.exp)
+    out = []
+    for column in zip(*vectors):
+        data = _data_of_values("softmax_dot", column)
+        if _values_with_own_rules:  # a dual number among them applies SOFTMAX_DOT its own way
+            out.append(SOFTMAX_DOT(*scores, *column, number))
+            continue
+        average = _average(weights, data)
+        slopes = _average_slopes(weights, data, number, average)
+        out.append(_node(average, SOFTMAX_DOT, (*scores, *column), slopes, (number,)))
+    return out

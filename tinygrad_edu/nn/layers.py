@@ -26,7 +26,15 @@ from collections.abc import Sequence
 from itertools import repeat
 
 from tinygrad_edu._checks import check_int, check_real, random_generator
-from tinygrad_edu.engine import Operand, Value, dot, matvec, softmax_dot, sum_values, weighted_sum
+from tinygrad_edu.engine import (
+    Operand,
+    Value,
+    dot,
+    matvec,
+    softmax_average,
+    sum_values,
+    weighted_sum,
+)
 from tinygrad_edu.nn.module import Module, named_children
 
 __all__ = [
@@ -247,7 +255,8 @@ def attention(
     The output is an average of the value vectors, weighted by how well each key
     matches the query. The scores ``q · k_t`` are fused ``dot`` nodes, and each output
     component is one fused :func:`~tinygrad_edu.engine.softmax_dot` node over the scores
-    and that component of every value, with the scale ``1/sqrt(d)`` inside it: the
+    and that component of every value (:func:`~tinygrad_edu.engine.softmax_average`),
+    with the scale ``1/sqrt(d)`` inside it: the
     same numbers as the softmax written out (up to rounding) in far fewer nodes.
     Causal attention passes only the keys and values of the current and earlier
     positions.
@@ -258,7 +267,7 @@ def attention(
         raise ValueError("attention: there are no keys to attend to")
     scores = [dot(query, key) for key in keys]
     scale = 1.0 / math.sqrt(len(query))
-    return [softmax_dot(scores, column, scale) for column in zip(*values)]
+    return softmax_average(scores, values, scale)
 
 
 class CausalSelfAttention(Module):
