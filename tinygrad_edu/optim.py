@@ -202,8 +202,9 @@ class Adam(Optimizer):
         if self.weight_decay:
             grads = [g + self.weight_decay * p._data for p, g in zip(self.params, grads)]
         # One list per quantity: each line is the formula above, and the loops run fast.
-        m = [beta1 * m_i + (1.0 - beta1) * g for m_i, g in zip(self.m, grads)]
-        v = [beta2 * v_i + (1.0 - beta2) * g * g for v_i, g in zip(self.v, grads)]
+        rest1, rest2 = 1.0 - beta1, 1.0 - beta2  # computed once, not once per parameter
+        m = [beta1 * m_i + rest1 * g for m_i, g in zip(self.m, grads)]
+        v = [beta2 * v_i + rest2 * g * g for v_i, g in zip(self.v, grads)]
         eps, sqrt = self.eps, math.sqrt
         new_data = [
             p._data - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
