@@ -215,32 +215,32 @@ def rmsnorm(x: list) -> list:
 def classic_steps(model: ClassicGPT, names: list[list[int]]):
     """Yield ``(loss, forward, backward, update)`` times for each training step."""
     for step, tokens in enumerate(names):
-        start = time.perf_counter()
+        start = time.process_time()
         loss = model.loss(tokens)
-        forward = time.perf_counter()
+        forward = time.process_time()
         loss.backward()
-        backward = time.perf_counter()
+        backward = time.process_time()
         model.adam(step, len(names))
         value = loss.data
         del loss  # freeing the graph is part of the step
-        yield value, forward - start, backward - forward, time.perf_counter() - backward
+        yield value, forward - start, backward - forward, time.process_time() - backward
 
 
 def our_steps(model: GPT, names: list[list[int]]):
     optimizer = optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=BETAS, eps=EPS)
     schedule = optim.LinearLR(optimizer, total_steps=len(names))
     for tokens in names:
-        start = time.perf_counter()
+        start = time.process_time()
         loss = model.loss(tokens)
-        forward = time.perf_counter()
+        forward = time.process_time()
         optimizer.zero_grad()
         loss.backward()
-        backward = time.perf_counter()
+        backward = time.process_time()
         optimizer.step()
         schedule.step()
         value = loss.data
         del loss
-        yield value, forward - start, backward - forward, time.perf_counter() - backward
+        yield value, forward - start, backward - forward, time.process_time() - backward
 
 
 def medians(rows: list[tuple[float, ...]]) -> list[float]:

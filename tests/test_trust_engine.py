@@ -7,13 +7,14 @@ import cmath
 import copy
 import math
 import pickle
+import sys
 import threading
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from tinygrad_edu import Value, grad, gradients, jvp, no_grad, trace, viz
+from tinygrad_edu import Value, grad, gradients, jvp, no_grad, topological_order, trace, viz
 from tinygrad_edu.engine import MUL, enable_grad, is_grad_enabled
 from tinygrad_edu.nn import MLP
 from tinygrad_edu.optim import SGD
@@ -216,6 +217,34 @@ def test_overlapping_blocks_in_two_threads_leave_recording_on() -> None:
         second_out.wait()
     worker.join()
     assert is_grad_enabled()
+
+
+def test_threads_walking_one_graph_at_once_each_get_the_whole_order() -> None:
+    """A walk marks the nodes it visits; walks in two threads must not mix their marks."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        xs = [Value(0.1 * i) for i in range(30)]
+        shared = xs[0]
+        for x in xs[1:]:
+            shared = (shared * x + x).tanh()
+        roots = [shared * k + shared for k in (1.0, 2.0, 3.0, 4.0)]
+        expected = [[id(v) for v in topological_order(r)] for r in roots]
+        wrong = []
+
+        def walk(k: int) -> None:
+            for _ in range(200):
+                if [id(v) for v in topological_order(roots[k])] != expected[k]:
+                    wrong.append(k)
+
+        threads = [threading.Thread(target=walk, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong
 
 
 # ------------------------------------------------------------------ decorating generators

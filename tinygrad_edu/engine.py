@@ -485,6 +485,7 @@ def _node(
     node._data = data
     node.grad = 0.0
     node.label = ""
+    node._visit = None
     if not _threads_not_recording or _grad_mode.enabled:
         node.op = op.name
         node.parents = parents
@@ -584,7 +585,17 @@ class Value:
     """
 
     # ``_data`` holds the number; ``data`` (below) is the checked way in for users.
-    __slots__ = ("_data", "grad", "label", "op", "parents", "local_grads", "constants", "_op")
+    __slots__ = (
+        "_data",
+        "grad",
+        "label",
+        "op",
+        "parents",
+        "local_grads",
+        "constants",
+        "_op",
+        "_visit",
+    )
 
     def __init__(self, data: float, label: str = "") -> None:
         if not isinstance(label, str):
@@ -599,6 +610,7 @@ class Value:
         self.local_grads: tuple = ()
         self.constants: tuple[float, ...] = ()
         self._op: Op | None = None
+        self._visit: object = None  # the mark of the last graph walk that reached it
 
     # ----------------------------------------------------------------- arithmetic
     # Each operator is made from its row of the table above by _binary_method or
@@ -879,6 +891,7 @@ def _rebuild_graph(records: list) -> Value:
         node.op, node._op = op.name, op
         node.parents = tuple(nodes[i] for i in parent_indices)
         node.local_grads, node.constants = local_grads, constants
+        node._visit = None
         nodes.append(node)
     return nodes[-1]
 
@@ -911,6 +924,9 @@ def topological_order(root: Value) -> list[Value]:
     return _depth_first(root)
 
 
+_one_walk_at_a_time = threading.Lock()
+
+
 def _depth_first(
     root: Value, earlier_leaf_grads: list[tuple[Value, float]] | None = None
 ) -> list[Value]:
@@ -918,40 +934,46 @@ def _depth_first(
 
     The stack holds the path from ``root`` down to the node being explored, each with
     an iterator over its parents, so a node's remaining parents are picked up where
-    they were left. Each edge costs one set lookup, which is what makes ``backward()``
-    linear and cheap. Given the list ``earlier_leaf_grads`` it prepares a backward
-    pass instead: leaves are left out of the order, every node's gradient is set to 0,
-    and each leaf's nonzero gradient is first saved in the list as ``(leaf, grad)``, so
-    the pass can sum its own contributions and add the total at the end.
+    they were left. A visited node carries this walk's own mark in ``_visit``: each
+    edge costs one attribute read, cheaper than looking the node up in a set, which is
+    what makes ``backward()`` linear and cheap. (Walks take turns, so two threads'
+    marks on shared nodes never mix.)
+
+    Given the list ``earlier_leaf_grads`` it prepares a backward pass instead: leaves
+    are left out of the order, every node's gradient is set to 0, and each leaf's
+    nonzero gradient is first saved in the list as ``(leaf, grad)``, so the pass can
+    sum its own contributions and add the total at the end.
     """
     backward = earlier_leaf_grads is not None
     order = []
-    visited = {root}
+    walk = object()  # this walk's mark: a node carrying it has been visited
     path = [root]  # from root down to the node being explored,
     unexplored = [iter(root.parents)]  # and for each of them, the parents still to visit
-    while unexplored:
-        for parent in unexplored[-1]:
-            if parent in visited:
-                continue
-            visited.add(parent)
-            if parent.parents:  # explore it before coming back to the other parents
-                path.append(parent)
-                unexplored.append(iter(parent.parents))
-                break
-            if not backward:  # a leaf has no parents: it is placed at once
-                order.append(parent)
-            else:
-                if parent.grad:
-                    earlier_leaf_grads.append((parent, parent.grad))
-                parent.grad = 0.0
-        else:  # all of this node's parents are placed
-            unexplored.pop()
-            node = path.pop()
-            if backward:
-                if not node.parents:
-                    continue  # root itself is a leaf
-                node.grad = 0.0
-            order.append(node)
+    with _one_walk_at_a_time:
+        root._visit = walk
+        while unexplored:
+            for parent in unexplored[-1]:
+                if parent._visit is walk:
+                    continue
+                parent._visit = walk
+                if parent.parents:  # explore it before coming back to the other parents
+                    path.append(parent)
+                    unexplored.append(iter(parent.parents))
+                    break
+                if not backward:  # a leaf has no parents: it is placed at once
+                    order.append(parent)
+                else:
+                    if parent.grad:
+                        earlier_leaf_grads.append((parent, parent.grad))
+                    parent.grad = 0.0
+            else:  # all of this node's parents are placed
+                unexplored.pop()
+                node = path.pop()
+                if backward:
+                    if not node.parents:
+                        continue  # root itself is a leaf
+                    node.grad = 0.0
+                order.append(node)
     return order
 
 

@@ -133,6 +133,7 @@ def _dual(primal: float | Value, tangent: float | Value, tag: int) -> Dual:
     d.op = ""
     d.parents = d.local_grads = d.constants = ()
     d._op = None
+    d._visit = None
     return d
 
 
