@@ -11,8 +11,10 @@ multiplications and additions (``sum(w * x for ...)``). It runs the same recipe 
 the same weights (ours, copied through ``parameters()`` order).
 
 Checked: both engines train on the same 50 names, step by step, and their losses agree
-to 1e-9 relative at every step. Timed: the median time of a training step over those
-steps, and of each phase (the engines take turns, ten steps each, so that a shared
+to 1e-9 relative at every step. Timed, in processor time (``time.process_time``, which
+other jobs on a shared machine disturb less than the wall clock): the median time of a
+training step over those steps, and of each phase (the engines take turns, ten steps
+each, so that a shared
 machine's changing load falls on both alike); the graph's size; the peak memory of one
 step (tracemalloc). A step ends when its graph is freed, so the update column includes
 that. Between turns the cycle collector runs untimed: each engine pays for collecting its
