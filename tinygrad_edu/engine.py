@@ -1231,13 +1231,7 @@ def sum_values(values: Sequence[Value]) -> Value:
     >>> total.data, xs[2].grad
     (6.5, 1.0)
     """
-    if not values:
-        raise ValueError("sum_values: the list is empty; there is nothing to add")
-    parents = tuple(values)
-    data = _data_of_values("sum_values", parents)
-    if _values_with_own_rules:  # a dual number among them applies SUM its own way
-        return SUM(*parents)
-    return _node(reduce(operator.add, data), SUM, parents, (1.0,) * len(data))
+    return _reduction("sum_values", SUM, values)
 
 
 def logsumexp(values: Sequence[Value]) -> Value:
@@ -1255,14 +1249,19 @@ def logsumexp(values: Sequence[Value]) -> Value:
     >>> round(lse.data, 4), [round(x.grad, 4) for x in z]
     (3.4076, [0.09, 0.2447, 0.6652])
     """
+    return _reduction("logsumexp", LOGSUMEXP, values)
+
+
+def _reduction(owner: str, op: Op, values: Sequence[Value]) -> Value:
+    """``op`` of all the ``values`` (one or more) as one node with ``n`` parents."""
     if not values:
-        raise ValueError("logsumexp: the list is empty")
+        raise ValueError(f"{owner}: the list is empty; there is nothing to reduce")
     parents = tuple(values)
-    data = _data_of_values("logsumexp", parents)
-    if _values_with_own_rules:  # a dual number among them applies LOGSUMEXP its own way
-        return LOGSUMEXP(*parents)
-    out = _logsumexp_forward(*data)
-    return _node(out, LOGSUMEXP, parents, _logsumexp_derivative(*data, out))
+    data = _data_of_values(owner, parents)
+    if _values_with_own_rules:  # a dual number among them applies the op its own way
+        return op(*parents)
+    out = op.forward(*data)
+    return _node(out, op, parents, op.derivative(*data, out))
 
 
 def softmax_dot(scores: Sequence[Value], values: Sequence[Value], scale: float = 1.0) -> Value:
