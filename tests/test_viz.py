@@ -744,10 +744,13 @@ def test_ctrl_c_stops_a_render() -> None:
         text=True,
         env=env,
     ) as process:
-        assert process.stdout.readline() == "rendering\n"
-        time.sleep(1.0)  # let the render start
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=120)  # a hang (the old behaviour) fails here
+        try:
+            assert process.stdout.readline() == "rendering\n"
+            time.sleep(1.0)  # let the render start
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=120)  # a hang (the old behaviour) fails
+        finally:
+            process.kill()  # never left running, whatever failed above
     assert "finished" not in out
     assert process.returncode != 0 and err.rstrip().endswith("KeyboardInterrupt"), err
 

@@ -127,27 +127,39 @@ class _WebAssemblyGraphviz:
                 f"{_NO_RASTER_HINT}"
             )
         outcome: list[bytes | BaseException] = []
+        cancelled = threading.Event()
         worker = threading.Thread(
-            target=self._run, args=(source, output_format, engine, outcome), daemon=True
+            target=self._run,
+            args=(source, output_format, engine, outcome, cancelled),
+            daemon=True,
         )
         with self.lock:
-            _start_with_stack(worker, _WORKER_THREAD_STACK)
-            try:
+            try:  # Ctrl-C may come while the worker starts, as well as while it renders
+                _start_with_stack(worker, _WORKER_THREAD_STACK)
                 worker.join()
             except KeyboardInterrupt:
-                self.engine.increment_epoch()  # the render traps at its next check
-                worker.join()
+                cancelled.set()  # a render not begun yet gives up before it starts,
+                self.engine.increment_epoch()  # and one under way traps at its next check
+                if worker.ident is not None:
+                    worker.join()
                 raise
         (result,) = outcome
         if isinstance(result, BaseException):
             raise result
         return result
 
-    def _run(self, source: str, output_format: str, engine: str, outcome: list) -> None:
+    def _run(
+        self,
+        source: str,
+        output_format: str,
+        engine: str,
+        outcome: list,
+        cancelled: threading.Event,
+    ) -> None:
         """Render in a fresh instance; put the output, or the error, in ``outcome``."""
         wasmtime = self.wasmtime
         try:
-            outcome.append(self._render_in_new_instance(source, output_format, engine))
+            outcome.append(self._render_in_new_instance(source, output_format, engine, cancelled))
         except wasmtime.ExitTrap as trap:  # Graphviz gave up and exited (out of memory, ...)
             outcome.append(
                 _failure(output_format, f"it exited with status {trap.code}{_TOO_BIG_HINT}")
@@ -157,10 +169,14 @@ class _WebAssemblyGraphviz:
         except BaseException as error:  # raised again in the caller's thread
             outcome.append(error)
 
-    def _render_in_new_instance(self, source: str, output_format: str, engine: str) -> bytes:
+    def _render_in_new_instance(
+        self, source: str, output_format: str, engine: str, cancelled: threading.Event
+    ) -> bytes:
         store = self.wasmtime.Store(self.engine)
         store.set_wasi(self.wasmtime.WasiConfig())
         store.set_epoch_deadline(1)  # trap as soon as the epoch moves on
+        if cancelled.is_set():  # Ctrl-C came before the deadline was set: it missed it
+            raise KeyboardInterrupt
         exports = self.linker.instantiate(store, self.module).exports(store)
         memory = exports["memory"]
 
