@@ -728,6 +728,10 @@ def test_ctrl_c_stops_a_render() -> None:
     """Python runs a signal handler between bytecodes, never inside a WebAssembly call:
     a long layout used to ignore Ctrl-C until it finished, minutes later."""
     script = (
+        # as in a terminal: a job started in the background (CI runs stages so) inherits
+        # SIGINT ignored, and Python then leaves it ignored
+        "import signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from tinygrad_edu import _render\n"
         "_render.render('digraph {}')\n"  # compile Graphviz first
         # x feeds every step of a 400-step chain: a layout of many minutes
