@@ -206,6 +206,10 @@ def test_the_softmax_nodes_refuse_bad_input():
         softmax_dot(leaves([1.0]), leaves([1.0]), "2")
     with pytest.raises(ValueError, match="softmax_dot: scale must be finite, got inf"):
         softmax_dot(leaves([1.0]), leaves([1.0]), math.inf)
+    with pytest.raises(ValueError, match="softmax_average: the vectors must all have the same"):
+        softmax_average(leaves([1.0, 2.0]), [leaves([1.0, 2.0]), leaves([3.0])])
+    with pytest.raises(TypeError, match="softmax_average: scale must be a number, got str"):
+        softmax_average(leaves([1.0]), [leaves([1.0])], "2")
 
 
 def test_attention_is_the_softmax_written_out():

@@ -181,6 +181,19 @@ def test_a_deep_graph_pickles_and_deep_copies_without_recursion() -> None:
         assert leaf.grad == 1.0 and leaf is not x
 
 
+def test_a_plain_subclass_of_value_does_arithmetic_like_a_value() -> None:
+    """Only a subclass with ``apply_op`` (a dual number) runs operations its own way."""
+
+    class Named(Value):
+        pass
+
+    x = Named(2.0)
+    y = (x * 3.0).exp() + x
+    y.backward()
+    assert y.data == math.exp(6.0) + 2.0
+    assert x.grad == 3.0 * math.exp(6.0) + 1.0
+
+
 # ------------------------------------------------------------------ grad mode per thread
 
 

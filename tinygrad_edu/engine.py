@@ -521,7 +521,7 @@ def _unary_method(op: Op, doc: str) -> Callable[[Value], Value]:
     forward, derivative = op.forward, op.derivative
 
     def method(self: Value) -> Value:
-        if type(self) is not Value:  # a subclass (a dual number) applies ops its own way
+        if type(self) is not Value and hasattr(self, "apply_op"):  # a dual number, say
             return self.apply_op(op, (self,))
         x = self._data
         out = forward(x)
@@ -540,7 +540,7 @@ def _binary_method(op: Op, doc: str) -> Callable[[Value, Operand], Value]:
     forward, derivative = op.forward, op.derivative
 
     def method(self: Value, other: Operand) -> Value:
-        if type(self) is not Value:  # a subclass (a dual number) applies ops its own way
+        if type(self) is not Value and hasattr(self, "apply_op"):  # a dual number, say
             return self.apply_op(op, (self, other))
         x = self._data
         if isinstance(other, Value):
@@ -1279,7 +1279,7 @@ def softmax_dot(scores: Sequence[Value], values: Sequence[Value], scale: float =
     >>> softmax_dot(s, v).data          # equal scores: the plain mean
     2.0
     """
-    return softmax_average(scores, [[v] for v in values], scale)[0]
+    return _softmax_average("softmax_dot", "values", scores, [[v] for v in values], scale)[0]
 
 
 def softmax_average(
@@ -1294,24 +1294,40 @@ def softmax_average(
     >>> [y.data for y in softmax_average(s, [[Value(1.0), Value(0.0)], [Value(3.0), Value(2.0)]])]
     [2.0, 1.0]
     """
+    if len({len(v) for v in vectors}) > 1:
+        raise ValueError(
+            f"softmax_average: the vectors must all have the same length; got lengths "
+            f"{sorted({len(v) for v in vectors})}"
+        )
+    return _softmax_average("softmax_average", "vectors", scores, vectors, scale)
+
+
+def _softmax_average(
+    owner: str,
+    what: str,
+    scores: Sequence[Value],
+    vectors: Sequence[Sequence[Value]],
+    scale: object,
+) -> list[Value]:
     if len(scores) != len(vectors) or not scores:
         raise ValueError(
-            f"softmax_dot: scores and values must have the same, nonzero length; "
+            f"{owner}: scores and {what} must have the same, nonzero length; "
             f"got {len(scores)} and {len(vectors)}"
         )
-    number = None if isinstance(scale, bool) else _as_float(scale, "softmax_dot")
+    number = None if isinstance(scale, bool) else _as_float(scale, owner)
     if number is None:
-        raise TypeError(f"softmax_dot: scale must be a number, got {type(scale).__name__}")
+        raise TypeError(f"{owner}: scale must be a number, got {type(scale).__name__}")
     if not _isfinite(number):
-        raise ValueError(f"softmax_dot: scale must be finite, got {number!r}")
+        raise ValueError(f"{owner}: scale must be finite, got {number!r}")
     scores = tuple(scores)
-    weights = _softmax(_data_of_values("softmax_dot", scores), number, math.exp)
+    score_data = _data_of_values(owner, scores)
+    columns = list(zip(*vectors))
+    column_data = [_data_of_values(owner, column) for column in columns]
+    if _values_with_own_rules:  # a dual number among them applies SOFTMAX_DOT its own way
+        return [SOFTMAX_DOT(*scores, *column, number) for column in columns]
+    weights = _softmax(score_data, number, math.exp)
     out = []
-    for column in zip(*vectors):
-        data = _data_of_values("softmax_dot", column)
-        if _values_with_own_rules:  # a dual number among them applies SOFTMAX_DOT its own way
-            out.append(SOFTMAX_DOT(*scores, *column, number))
-            continue
+    for column, data in zip(columns, column_data):
         average = _average(weights, data)
         slopes = _average_slopes(weights, data, number, average)
         out.append(_node(average, SOFTMAX_DOT, (*scores, *column), slopes, (number,)))
