@@ -45,6 +45,7 @@ __all__ = [
     "is_grad_enabled",
     "logsumexp",
     "matvec",
+    "matvecs",
     "no_grad",
     "softmax_average",
     "softmax_dot",
@@ -694,6 +695,10 @@ class Value:
             grad = node.grad
             if grad == 0.0:  # nothing reached it: it has nothing to pass on
                 continue
+            if grad - grad == 0.0:  # finite: a zero slope adds exactly 0, no need to check
+                for parent, local_grad in zip(node.parents, node.local_grads):
+                    parent.grad += local_grad * grad
+                continue
             for parent, local_grad in zip(node.parents, node.local_grads):
                 if local_grad != 0.0:  # a zero slope passes nothing on, even to 0 * inf
                     parent.grad += local_grad * grad
@@ -1051,10 +1056,24 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
 # --------------------------------------------------------------------------- fused dot and sum
 
 
+def _sum_of_products(a: Sequence, b: Sequence) -> float | Value:
+    """``a[0] * b[0] + a[1] * b[1] + ... + a[n-1] * b[n-1]``, added left to right.
+
+    Floats in the forward pass, Values when a derivative rule is itself differentiated.
+    An indexed loop: in CPython it is the quickest exact way to add up products (``map``
+    with ``operator.mul`` costs a function call per product, and ``sum()`` of floats
+    is not plain left-to-right addition from Python 3.12 on).
+    """
+    out = a[0] * b[0]
+    for i in range(1, len(a)):
+        out += a[i] * b[i]
+    return out
+
+
 def _dot_forward(*operands: float) -> float:
     """Operands are a_1..a_n, b_1..b_n: returns a_1 b_1 + a_2 b_2 + ... + a_n b_n, in that order."""
     n = len(operands) // 2
-    return reduce(operator.add, map(operator.mul, operands[:n], operands[n:]))
+    return _sum_of_products(operands[:n], operands[n:])
 
 
 def _dot_derivative(*operands_and_out: float | Value) -> tuple:
@@ -1105,11 +1124,6 @@ def _softmax(scores: Sequence[float | Value], scale: float, exp: Callable = _exp
     return [e / total for e in exps]
 
 
-def _average(weights: Sequence, values: Sequence) -> float | Value:
-    """``w_1 v_1 + ... + w_n v_n``, added left to right."""
-    return reduce(operator.add, map(operator.mul, weights, values))
-
-
 def _average_slopes(weights: Sequence, values: Sequence, scale: float, out: object) -> tuple:
     """d out / d s_i = scale * w_i * (v_i - out), then d out / d v_i = w_i."""
     return (*(scale * w * (v - out) for w, v in zip(weights, values)), *weights)
@@ -1118,7 +1132,7 @@ def _average_slopes(weights: Sequence, values: Sequence, scale: float, out: obje
 def _softmax_dot_forward(*operands: float) -> float:
     """Operands are s_1..s_n, v_1..v_n, scale: returns sum_i softmax(scale * s)_i v_i."""
     n = (len(operands) - 1) // 2
-    return _average(_softmax(operands[:n], operands[-1]), operands[n : 2 * n])
+    return _sum_of_products(_softmax(operands[:n], operands[-1]), operands[n : 2 * n])
 
 
 def _softmax_dot_derivative(*operands_and_out: float | Value) -> tuple:
@@ -1149,14 +1163,14 @@ def _note_values_with_own_rules() -> None:
     _values_with_own_rules = True
 
 
-def _data_of_values(owner: str, values: Sequence[Value]) -> list[float]:
+def _data_of_values(owner: str, values: Sequence[Value]) -> tuple[float, ...]:
     """The numbers of ``values``; TypeError naming ``owner`` if one is not a Value.
 
     Only a Value has ``_data``, so reading it is also the check (a separate
     ``isinstance`` pass would cost twice as much as the reading).
     """
     try:
-        return [v._data for v in values]
+        return tuple([v._data for v in values])
     except AttributeError:
         bad = next(v for v in values if not isinstance(v, Value))
         raise TypeError(f"{owner}: expected Values, got {type(bad).__name__}") from None
@@ -1182,6 +1196,7 @@ def dot(a: Sequence[Value], b: Sequence[Value]) -> Value:
         raise ValueError(
             f"dot: the lists must have the same, nonzero length; got {len(a)} and {len(b)}"
         )
+    a, b = tuple(a), tuple(b)
     return _dot_node(a, b, _data_of_values("dot", a), _data_of_values("dot", b))
 
 
@@ -1195,26 +1210,54 @@ def matvec(rows: Sequence[Sequence[Value]], x: Sequence[Value]) -> list[Value]:
     >>> [y.data for y in matvec(w, [Value(3.0), Value(4.0)])]
     [11.0, -4.0]
     """
-    if not x:
-        raise ValueError("matvec: the vector is empty")
-    x_data = _data_of_values("matvec", x)
+    return _matvecs("matvec", rows, [x])[0]
+
+
+def matvecs(rows: Sequence[Sequence[Value]], xs: Sequence[Sequence[Value]]) -> list[list[Value]]:
+    """The matrix times each vector of ``xs``: ``[matvec(rows, x) for x in xs]``.
+
+    The same nodes, but the matrix is checked and its numbers read once for all the
+    vectors rather than once per vector: a layer applied at every position of a
+    sequence reads each weight once.
+
+    >>> w = [[Value(1.0), Value(2.0)]]
+    >>> xs = [[Value(3.0), Value(4.0)], [Value(1.0), Value(0.0)]]
+    >>> [[y.data for y in out] for out in matvecs(w, xs)]
+    [[11.0], [1.0]]
+    """
+    return _matvecs("matvecs", rows, xs)
+
+
+def _matvecs(
+    owner: str, rows: Sequence[Sequence[Value]], xs: Sequence[Sequence[Value]]
+) -> list[list[Value]]:
+    rows = [tuple(row) for row in rows]
+    row_data = [_data_of_values(owner, row) for row in rows]
+    widths = [len(row) for row in rows]
     out = []
-    for i, row in enumerate(rows):
-        if len(row) != len(x_data):
+    for x in xs:
+        if not x:
+            raise ValueError(f"{owner}: the vector is empty")
+        x = tuple(x)
+        if widths.count(len(x)) != len(widths):
+            i = next(i for i, width in enumerate(widths) if width != len(x))
             raise ValueError(
-                f"matvec: row {i} has {len(row)} entries but the vector has {len(x_data)}"
+                f"{owner}: row {i} has {widths[i]} entries but the vector has {len(x)}"
             )
-        out.append(_dot_node(row, x, _data_of_values("matvec", row), x_data))
+        x_data = _data_of_values(owner, x)
+        out.append([_dot_node(row, x, data, x_data) for row, data in zip(rows, row_data)])
     return out
 
 
 def _dot_node(
-    a: Sequence[Value], b: Sequence[Value], a_data: list[float], b_data: list[float]
+    a: tuple[Value, ...],
+    b: tuple[Value, ...],
+    a_data: tuple[float, ...],
+    b_data: tuple[float, ...],
 ) -> Value:
     if _values_with_own_rules:  # a dual number among them applies DOT its own way
         return DOT(*a, *b)
-    out = reduce(operator.add, map(operator.mul, a_data, b_data))
-    return _node(out, DOT, (*a, *b), (*b_data, *a_data))
+    return _node(_sum_of_products(a_data, b_data), DOT, a + b, b_data + a_data)
 
 
 def sum_values(values: Sequence[Value]) -> Value:
@@ -1328,7 +1371,7 @@ def _softmax_average(
     weights = _softmax(score_data, number, math.exp)
     out = []
     for column, data in zip(columns, column_data):
-        average = _average(weights, data)
+        average = _sum_of_products(weights, data)
         slopes = _average_slopes(weights, data, number, average)
-        out.append(_node(average, SOFTMAX_DOT, (*scores, *column), slopes, (number,)))
+        out.append(_node(average, SOFTMAX_DOT, scores + column, slopes, (number,)))
     return out

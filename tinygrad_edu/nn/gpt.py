@@ -37,6 +37,11 @@ from tinygrad_edu.nn.module import Module, named_children, prefixed
 __all__ = ["GPT", "Block"]
 
 
+def _add(a: list[Value], b: list[Value]) -> list[Value]:
+    """``a + b`` element by element: a residual connection."""
+    return [x + y for x, y in zip(a, b)]
+
+
 class Block(Module):
     """One transformer layer: attention then an MLP, each added back to its input.
 
@@ -59,9 +64,19 @@ class Block(Module):
         self, x: list[Value], keys: list[list[Value]], values: list[list[Value]]
     ) -> list[Value]:
         """The layer's output at the next position (its key and value join the cache)."""
-        x = [a + b for a, b in zip(self.attn.attend(rms_norm(x), keys, values), x)]
+        x = _add(self.attn.attend(rms_norm(x), keys, values), x)
         hidden = [h.relu() for h in self.mlp_fc1(rms_norm(x))]
-        return [a + b for a, b in zip(self.mlp_fc2(hidden), x)]
+        return _add(self.mlp_fc2(hidden), x)
+
+    def __call__(self, xs: list[list[Value]]) -> list[list[Value]]:
+        """The layer's outputs at every position of a sequence, each layer applied to all at once.
+
+        The same numbers as :meth:`step` at one position after another, bit for bit.
+        """
+        xs = [_add(a, x) for a, x in zip(self.attn([rms_norm(x) for x in xs]), xs)]
+        hidden = self.mlp_fc1.each([rms_norm(x) for x in xs])
+        hidden = [[h.relu() for h in row] for row in hidden]
+        return [_add(a, x) for a, x in zip(self.mlp_fc2.each(hidden), xs)]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return named_children(self, ("attn", "mlp_fc1", "mlp_fc2"))
@@ -122,12 +137,28 @@ class GPT(Module):
 
     # ----------------------------------------------------------------- forward
 
+    def _embed(self, token: int, position: int) -> list[Value]:
+        """What the token is and where: ``rms_norm(wte[token] + wpe[position])``."""
+        return rms_norm(_add(self.wte.weight[token], self.wpe.weight[position]))
+
     def _logits_at(self, token: int, position: int, caches: list[tuple[list, list]]) -> list[Value]:
         """The next-token logits at ``position``, given the keys and values of earlier ones."""
-        x = rms_norm([t + p for t, p in zip(self.wte.weight[token], self.wpe.weight[position])])
+        x = self._embed(token, position)
         for layer, (keys, values) in zip(self.layers, caches):
             x = layer.step(x, keys, values)
         return self.lm_head(x)
+
+    def _all_logits(self, tokens: Sequence[int]) -> list[list[Value]]:
+        """The logits at every position of ``tokens``, each layer applied to all positions at once.
+
+        The same numbers as :meth:`_logits_at` at one position after another (which
+        :meth:`generate` uses), in a different order: each weight's number is read once
+        per layer call rather than once per position.
+        """
+        xs = [self._embed(token, t) for t, token in enumerate(tokens)]
+        for layer in self.layers:
+            xs = layer(xs)
+        return self.lm_head.each(xs)
 
     def _check_tokens(self, owner: str, tokens: Sequence[int]) -> None:
         if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
@@ -151,8 +182,7 @@ class GPT(Module):
             raise ValueError(
                 f"GPT: expected 1 to {self.block_size} (block_size) tokens, got {len(tokens)}"
             )
-        caches = [([], []) for _ in self.layers]
-        return [self._logits_at(token, t, caches) for t, token in enumerate(tokens)]
+        return self._all_logits(tokens)
 
     def loss(self, tokens: Sequence[int]) -> Value:
         """Mean cross-entropy of each next token: ``mean_t -log softmax(logits_t)[tokens[t+1]]``.
@@ -170,11 +200,10 @@ class GPT(Module):
                 f"got {len(tokens)}"
             )
         n = min(self.block_size, len(tokens) - 1)
-        caches = [([], []) for _ in self.layers]
-        terms = []
-        for t in range(n):
-            logits = self._logits_at(tokens[t], t, caches)
-            terms.append(logsumexp(logits) - logits[tokens[t + 1]])
+        terms = [
+            logsumexp(logits) - logits[target]
+            for logits, target in zip(self._all_logits(tokens[:n]), tokens[1 : n + 1])
+        ]
         return sum_values(terms) / n
 
     # ----------------------------------------------------------------- sampling

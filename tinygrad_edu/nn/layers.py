@@ -31,6 +31,7 @@ from tinygrad_edu.engine import (
     Value,
     dot,
     matvec,
+    matvecs,
     softmax_average,
     sum_values,
     weighted_sum,
@@ -121,6 +122,22 @@ class Linear(Module):
         if not all(map(isinstance, x, repeat(Value))):  # plain numbers: leaves, so matvec applies
             x = [v if isinstance(v, Value) else Value(v) for v in x]
         return matvec(self.weight, x)
+
+    def each(self, xs: Sequence[Sequence[Operand]]) -> list[list[Value]]:
+        """The layer applied to every vector of ``xs``: ``[layer(x) for x in xs]``.
+
+        The same nodes and numbers. Without a bias, and given Values, it reads each
+        weight once for all the vectors (:func:`~tinygrad_edu.engine.matvecs`) instead
+        of once per vector, which is how a transformer applies a layer at every
+        position of a sequence.
+        """
+        if self.bias is not None or not all(
+            all(map(isinstance, x, repeat(Value))) for x in xs
+        ):
+            return [self(x) for x in xs]
+        for x in xs:
+            _check_vector("Linear", x, self.nin)
+        return matvecs(self.weight, xs)
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         named = _matrix_parameters("weight", self.weight)
@@ -281,9 +298,11 @@ class CausalSelfAttention(Module):
     (``std=None``: PyTorch's Linear default). Parameters are named ``wq.weight.<i>.<j>``,
     ``wk...``, ``wv...``, ``wo...``.
 
-    ``attn(xs)`` maps a whole sequence (a list of vectors) to a list of output vectors.
+    ``attn(xs)`` maps a whole sequence (a list of vectors) to a list of output vectors,
+    applying each of ``Wq``, ``Wk``, ``Wv`` and ``Wo`` to all positions at once.
     :meth:`attend` does one position at a time, keeping earlier keys and values in two
-    lists (a "KV cache"), which is how a model generates text token by token.
+    lists (a "KV cache"), which is how a model generates text token by token. Both give
+    the same numbers, bit for bit.
     """
 
     def __init__(
@@ -315,16 +334,26 @@ class CausalSelfAttention(Module):
         q = self.wq(x)
         keys.append(self.wk(x))
         values.append(self.wv(x))
+        return self.wo(self._heads(q, keys, values))
+
+    def __call__(self, xs: Sequence[Sequence[Value]]) -> list[list[Value]]:
+        for x in xs:
+            _check_vector("CausalSelfAttention", x, self.n_embd)
+        queries, keys, values = self.wq.each(xs), self.wk.each(xs), self.wv.each(xs)
+        heads = [
+            self._heads(q, keys[: t + 1], values[: t + 1]) for t, q in enumerate(queries)
+        ]
+        return self.wo.each(heads)
+
+    def _heads(
+        self, q: list[Value], keys: list[list[Value]], values: list[list[Value]]
+    ) -> list[Value]:
+        """Every head's attention of the query ``q`` over ``keys`` and ``values``, side by side."""
         heads = []
         for start in range(0, self.n_embd, self.head_dim):
             head = slice(start, start + self.head_dim)
             heads += attention(q[head], [k[head] for k in keys], [v[head] for v in values])
-        return self.wo(heads)
-
-    def __call__(self, xs: Sequence[Sequence[Value]]) -> list[list[Value]]:
-        keys: list[list[Value]] = []
-        values: list[list[Value]] = []
-        return [self.attend(x, keys, values) for x in xs]
+        return heads
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return named_children(self, ("wq", "wk", "wv", "wo"))
