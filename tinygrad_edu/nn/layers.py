@@ -131,9 +131,7 @@ class Linear(Module):
         of once per vector, which is how a transformer applies a layer at every
         position of a sequence.
         """
-        if self.bias is not None or not all(
-            all(map(isinstance, x, repeat(Value))) for x in xs
-        ):
+        if self.bias is not None or not all(all(map(isinstance, x, repeat(Value))) for x in xs):
             return [self(x) for x in xs]
         for x in xs:
             _check_vector("Linear", x, self.nin)
@@ -340,9 +338,7 @@ class CausalSelfAttention(Module):
         for x in xs:
             _check_vector("CausalSelfAttention", x, self.n_embd)
         queries, keys, values = self.wq.each(xs), self.wk.each(xs), self.wv.each(xs)
-        heads = [
-            self._heads(q, keys[: t + 1], values[: t + 1]) for t, q in enumerate(queries)
-        ]
+        heads = [self._heads(q, keys[: t + 1], values[: t + 1]) for t, q in enumerate(queries)]
         return self.wo.each(heads)
 
     def _heads(
