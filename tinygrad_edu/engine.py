@@ -696,8 +696,9 @@ class Value:
             if grad == 0.0:  # nothing reached it: it has nothing to pass on
                 continue
             if grad - grad == 0.0:  # finite: a zero slope adds exactly 0, no need to check
-                for parent, local_grad in zip(node.parents, node.local_grads):
-                    parent.grad += local_grad * grad
+                parents, local_grads = node.parents, node.local_grads
+                for i in range(len(parents)):  # (indexing two tuples beats zip in CPython)
+                    parents[i].grad += local_grads[i] * grad
                 continue
             for parent, local_grad in zip(node.parents, node.local_grads):
                 if local_grad != 0.0:  # a zero slope passes nothing on, even to 0 * inf
