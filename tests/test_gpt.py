@@ -14,7 +14,7 @@ from importlib import resources
 
 import pytest
 
-from tinygrad_edu import cli, nn, no_grad, optim, topological_order
+from tinygrad_edu import cli, logsumexp, nn, no_grad, optim, sum_values, topological_order
 from tinygrad_edu.cli import main
 from tinygrad_edu.datasets import CharTokenizer, load_names
 from tinygrad_edu.nn import GPT
@@ -180,6 +180,34 @@ def test_gpt_logits_and_loss_agree(tokenizer):
         log_total = largest + math.log(sum(math.exp(x - largest) for x in numbers))
         by_hand += (log_total - numbers[target]) / len(logits)
     assert model.loss(tokens).data == pytest.approx(by_hand, rel=1e-14)
+
+
+def test_gpt_forward_of_a_sequence_is_the_cached_forward_bit_for_bit(tokenizer):
+    """``loss`` applies each layer to every position at once; ``generate``'s path goes one
+    position at a time with a KV cache (``Block.step``). Same numbers, same gradients."""
+    model = GPT(27, n_embd=8, n_head=2, n_layer=2, seed=3)
+    tokens = tokenizer.encode("isabella")
+    n = len(tokens) - 1
+    caches = [([], []) for _ in model.layers]
+    by_position = []
+    for t, token in enumerate(tokens[:n]):
+        x = nn.rms_norm([a + b for a, b in zip(model.wte(token), model.wpe(t))])
+        for layer, (keys, values) in zip(model.layers, caches):
+            x = layer.step(x, keys, values)
+        by_position.append(model.lm_head(x))
+    assert [[z.data for z in logits] for logits in model(tokens[:n])] == [
+        [z.data for z in logits] for logits in by_position
+    ]
+    cached = (
+        sum_values([logsumexp(z) - z[target] for z, target in zip(by_position, tokens[1:])]) / n
+    )
+    loss = model.loss(tokens)
+    assert loss.data == cached.data
+    cached.backward()
+    expected = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    loss.backward()
+    assert [p.grad for p in model.parameters()] == expected
 
 
 def test_gpt_loss_uses_at_most_block_size_positions():

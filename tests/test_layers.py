@@ -20,6 +20,7 @@ from tinygrad_edu import (
     gradcheck,
     logsumexp,
     matvec,
+    matvecs,
     softmax_average,
     softmax_dot,
     sum_values,
@@ -44,6 +45,10 @@ def bits(x: float) -> str:
 
 def leaves(numbers: list[float]) -> list[Value]:
     return [Value(x) for x in numbers]
+
+
+def flat(rows: list[list[Value]]) -> list[Value]:
+    return [v for row in rows for v in row]
 
 
 def random_vector(rng: random.Random, n: int) -> list[float]:
@@ -97,6 +102,36 @@ def test_matvec_is_dot_row_by_row(rows):
     assert [bits(y.data) for y in outs] == [bits(y.data) for y in expected]
     assert [bits(v.grad) for v in x] == [bits(v.grad) for v in x2]
     assert [bits(p.grad) for row in w for p in row] == [bits(p.grad) for row in w2 for p in row]
+
+
+@given(
+    st.lists(st.lists(finite, min_size=3, max_size=3), min_size=1, max_size=4),
+    st.lists(st.lists(finite, min_size=3, max_size=3), min_size=1, max_size=3),
+)
+def test_matvecs_is_matvec_per_vector_bit_for_bit(rows, vectors):
+    """The matrix is read once for all the vectors; the nodes are matvec's, in every bit."""
+    w, xs = [leaves(row) for row in rows], [leaves(x) for x in vectors]
+    w2, xs2 = [leaves(row) for row in rows], [leaves(x) for x in vectors]
+    outs, expected = matvecs(w, xs), [matvec(w2, x) for x in xs2]
+    assert [[y.parents for y in out] for out in outs] == [[(*row, *x) for row in w] for x in xs]
+    sum_values([y * (i + 1.5) for i, y in enumerate(flat(outs))]).backward()
+    sum_values([y * (i + 1.5) for i, y in enumerate(flat(expected))]).backward()
+    assert [bits(y.data) for y in flat(outs)] == [bits(y.data) for y in flat(expected)]
+    assert [bits(v.grad) for x in xs for v in x] == [bits(v.grad) for x in xs2 for v in x]
+    assert [bits(p.grad) for row in w for p in row] == [bits(p.grad) for row in w2 for p in row]
+
+
+def test_matvecs_errors_name_the_vector_or_row():
+    w = [leaves([1.0, 2.0]), leaves([3.0, 4.0])]
+    assert matvecs(w, []) == []
+    with pytest.raises(ValueError, match="matvecs: row 0 has 2 entries but the vector has 3"):
+        matvecs(w, [leaves([1.0, 2.0]), leaves([1.0, 2.0, 3.0])])
+    with pytest.raises(ValueError, match="matvecs: the vector is empty"):
+        matvecs(w, [[]])
+    with pytest.raises(TypeError, match="matvecs: expected Values, got float"):
+        matvecs(w, [[Value(1.0), 2.0]])
+    with pytest.raises(TypeError, match="matvecs: expected Values, got str"):
+        matvecs([[Value(1.0), "w"]], [leaves([1.0, 2.0])])
 
 
 def test_dot_of_a_vector_with_itself_counts_both_uses():
@@ -286,6 +321,23 @@ def test_linear_takes_plain_numbers():
     assert y.data == w0 * 2.0 + w1 * -1.0
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_each_is_the_layer_on_every_vector(bias):
+    layer = Linear(3, 2, bias=bias, std=0.7, seed=1)
+    rng = random.Random(3)
+    numbers = [random_vector(rng, 3) for _ in range(4)]
+    xs, xs2 = [leaves(x) for x in numbers], [leaves(x) for x in numbers]
+    outs, expected = layer.each(xs), [layer(x) for x in xs2]
+    assert [[y.data for y in out] for out in outs] == [[y.data for y in out] for out in expected]
+    assert [[y.parents for y in out] for out in outs] == [
+        [y.parents[:-3] + tuple(x) for y in out] if bias else [(*row, *x) for row in layer.weight]
+        for out, x in zip(outs, xs)
+    ]
+    assert layer.each([[2.0, -1.0, 0.5]])[0][0].data == layer([2.0, -1.0, 0.5])[0].data
+    with pytest.raises(ValueError, match="Linear: expected a vector of 3 Values, got 2"):
+        layer.each([leaves([1.0, 2.0, 3.0]), leaves([1.0, 2.0])])
+
+
 def test_linear_errors():
     with pytest.raises(ValueError, match="Linear: expected a vector of 3 Values, got 2"):
         Linear(3, 1)([Value(1.0), Value(2.0)])
@@ -403,6 +455,28 @@ def test_causal_self_attention_matches_torch(torch):
         assert [p.grad for row in layer.weight for p in row] == pytest.approx(
             tw.grad.flatten().tolist(), rel=1e-11, abs=1e-14
         )
+
+
+def test_causal_attention_of_a_sequence_is_attend_position_by_position_bit_for_bit():
+    """``attn(xs)`` applies each weight matrix to all positions; ``attend`` to one at a time."""
+    attn = CausalSelfAttention(8, 2, std=0.5, seed=4)
+    rng = random.Random(6)
+    numbers = [random_vector(rng, 8) for _ in range(5)]
+    xs, xs2 = [leaves(x) for x in numbers], [leaves(x) for x in numbers]
+    outs = attn(xs)
+    keys: list[list[Value]] = []
+    values: list[list[Value]] = []
+    expected = [attn.attend(x, keys, values) for x in xs2]
+    assert [bits(o.data) for out in outs for o in out] == [
+        bits(o.data) for out in expected for o in out
+    ]
+    weights = attn.parameters()
+    sum_values([o * (i % 3 - 1.25) for i, o in enumerate(flat(outs))]).backward()
+    first = [bits(p.grad) for p in weights]
+    attn.zero_grad()
+    sum_values([o * (i % 3 - 1.25) for i, o in enumerate(flat(expected))]).backward()
+    assert [bits(p.grad) for p in weights] == first
+    assert [bits(x.grad) for x in flat(xs)] == [bits(x.grad) for x in flat(xs2)]
 
 
 def test_causal_attention_does_not_look_ahead():

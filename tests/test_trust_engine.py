@@ -364,6 +364,20 @@ def test_a_zero_gradient_passes_nothing_on_so_no_nan_appears_behind_it(f) -> Non
     assert "nan" not in viz.to_svg(last)
 
 
+def test_a_zero_slope_passes_nothing_on_even_from_an_infinite_gradient() -> None:
+    """sqrt's slope at 0 makes its parent's gradient inf; that parent's zero slope to x
+    still passes nothing on (0, not 0 * inf = nan). backward checks each slope only for
+    a node whose gradient is not finite, the one case where the check changes a number."""
+    x = Value(2.0, "x")
+    a = x * 0.0
+    root = a.sqrt() + x
+    root.backward()
+    assert a.grad == math.inf
+    assert x.grad == 1.0
+    y = Value(2.0)
+    assert gradients((y * 0.0).sqrt() + y, [y]) == [1.0]
+
+
 def test_a_zero_slope_passes_nothing_on_so_relu_masks_an_infinite_gradient(torch) -> None:
     x = Value(-1.0)
     x.relu().sqrt().backward()
