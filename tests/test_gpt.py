@@ -287,12 +287,21 @@ def test_a_short_training_run_lowers_the_loss(names, tokenizer):
 
 
 def test_graph_of_a_step_is_small():
-    """One fused node per dot product: a name's graph has far fewer nodes than edges."""
+    """One fused node per dot product, and nothing for the MLP's hidden units that are off."""
     model = GPT(27, seed=0)
     nodes = topological_order(model.loss([26, 4, 12, 12, 0, 26]))
     edges = sum(len(node.parents) for node in nodes)
     assert edges > 5 * len(nodes)
-    assert sum(node.op == "a·b" for node in nodes) >= 5 * (16 * 4 + 64 + 16 + 27)
+    assert not any(node.op == "relu" for node in nodes)
+    fc1_rows = {id(row[0]) for row in model.layers[0].mlp_fc1.weight}
+    hidden = [node for node in nodes if node.parents and id(node.parents[0]) in fc1_rows]
+    assert all(h.data > 0.0 for h in hidden)  # only units that are on feed mlp_fc2
+    assert 5 * 64 // 4 < len(hidden) < 5 * 64 * 3 // 4
+    attention_scores = 4 * (1 + 2 + 3 + 4 + 5)
+    rms_norms = 5 * 3  # x · x in each
+    assert sum(node.op == "a·b" for node in nodes) == (
+        5 * (16 * 4 + 16 + 27) + len(hidden) + attention_scores + rms_norms
+    )
 
 
 # --------------------------------------------------------------------------- LinearLR

@@ -24,6 +24,7 @@ from tinygrad_edu import (
     softmax_average,
     softmax_dot,
     sum_values,
+    topological_order,
 )
 from tinygrad_edu.nn import (
     CausalSelfAttention,
@@ -336,6 +337,37 @@ def test_linear_each_is_the_layer_on_every_vector(bias):
     assert layer.each([[2.0, -1.0, 0.5]])[0][0].data == layer([2.0, -1.0, 0.5])[0].data
     with pytest.raises(ValueError, match="Linear: expected a vector of 3 Values, got 2"):
         layer.each([leaves([1.0, 2.0, 3.0]), leaves([1.0, 2.0])])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@given(st.lists(st.one_of(finite, st.just(0.0)), min_size=4, max_size=4))
+def test_linear_after_relu_is_the_layer_of_relu_without_the_off_units(bias, numbers):
+    """Same numbers and gradients as ``layer(relu(h))`` (zeros up to their sign); the
+    units that are off are not in the graph at all."""
+    layer = Linear(4, 3, bias=bias, std=0.7, seed=2)
+    h, h2 = leaves(numbers), leaves(numbers)
+    outs, expected = layer.after_relu(h), layer([v.relu() for v in h2])
+    assert [y.data for y in outs] == [y.data for y in expected]
+    upstream = [1.5, -0.25, 2.0]
+    sum_values([y * c for y, c in zip(outs, upstream)]).backward()
+    weight_grads = [p.grad for p in layer.parameters()]
+    layer.zero_grad()
+    sum_values([y * c for y, c in zip(expected, upstream)]).backward()
+    assert [p.grad for p in layer.parameters()] == weight_grads
+    assert [v.grad for v in h] == [v.grad for v in h2]
+    reached = {id(v) for y in outs for v in topological_order(y)}
+    assert [id(v) in reached for v in h] == [x > 0.0 for x in numbers]
+
+
+def test_linear_after_relu_gives_the_bias_or_zero_when_every_unit_is_off():
+    off = leaves([-1.0, 0.0])
+    assert [y.data for y in Linear(2, 2, std=1.0, seed=0).after_relu(off)] == [0.0, 0.0]
+    with_bias = Linear(2, 1, seed=0)
+    assert with_bias.after_relu(off)[0].data == with_bias.bias[0].data
+    with pytest.raises(TypeError, match=r"Linear\.after_relu: expected Values, got float"):
+        with_bias.after_relu([1.0, 2.0])
+    with pytest.raises(ValueError, match="Linear: expected a vector of 2 Values, got 1"):
+        with_bias.after_relu(leaves([1.0]))
 
 
 def test_linear_errors():

@@ -65,8 +65,7 @@ class Block(Module):
     ) -> list[Value]:
         """The layer's output at the next position (its key and value join the cache)."""
         x = _add(self.attn.attend(rms_norm(x), keys, values), x)
-        hidden = [h.relu() for h in self.mlp_fc1(rms_norm(x))]
-        return _add(self.mlp_fc2(hidden), x)
+        return _add(self.mlp_fc2.after_relu(self.mlp_fc1(rms_norm(x))), x)
 
     def __call__(self, xs: list[list[Value]]) -> list[list[Value]]:
         """The layer's outputs at every position of a sequence, each layer applied to all at once.
@@ -75,8 +74,7 @@ class Block(Module):
         """
         xs = [_add(a, x) for a, x in zip(self.attn([rms_norm(x) for x in xs]), xs)]
         hidden = self.mlp_fc1.each([rms_norm(x) for x in xs])
-        hidden = [[h.relu() for h in row] for row in hidden]
-        return [_add(a, x) for a, x in zip(self.mlp_fc2.each(hidden), xs)]
+        return [_add(self.mlp_fc2.after_relu(h), x) for h, x in zip(hidden, xs)]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return named_children(self, ("attn", "mlp_fc1", "mlp_fc2"))

@@ -137,6 +137,32 @@ class Linear(Module):
             _check_vector("Linear", x, self.nin)
         return matvecs(self.weight, xs)
 
+    def after_relu(self, x: Sequence[Value]) -> list[Value]:
+        """``layer([h.relu() for h in x])``: the same numbers, without the relu nodes.
+
+        A unit that is off (``h <= 0``) has ``relu(h) = 0``, which adds nothing to any
+        output, and a slope of 0, which passes no gradient back. So each output is a
+        dot product over the units that are on, for which ``relu(h)`` is ``h`` itself:
+        the units that are off, and everything only they depend on, drop out of the
+        graph, and the backward pass never visits them. (An output of the whole sum can
+        differ from it only in the sign of an exact zero.)
+        """
+        _check_vector("Linear", x, self.nin)
+        try:
+            on = [j for j, h in enumerate(x) if h._data > 0.0]
+        except AttributeError:
+            bad = next(h for h in x if not isinstance(h, Value))
+            raise TypeError(
+                f"Linear.after_relu: expected Values, got {type(bad).__name__}"
+            ) from None
+        rows = [[row[j] for j in on] for row in self.weight]
+        inputs = [x[j] for j in on]
+        if self.bias is not None:
+            return [weighted_sum(row, inputs, b) for row, b in zip(rows, self.bias)]
+        if not on:
+            return [Value(0.0) for _ in rows]
+        return matvec(rows, inputs)
+
     def named_parameters(self) -> list[tuple[str, Value]]:
         named = _matrix_parameters("weight", self.weight)
         if self.bias is not None:
