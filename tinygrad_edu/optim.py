@@ -193,7 +193,7 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         """One update of every parameter (see the class docstring for the rule)."""
-        grads = self._gradients()
+        grads = [p.grad for p in self.params]  # checked below, through v
         t = self.t + 1
         beta1, beta2 = self.beta1, self.beta2
         # The bias corrections folded into the step size and into sqrt(v), as PyTorch does.
@@ -210,8 +210,11 @@ class Adam(Optimizer):
             p._data - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
             for p, m_i, v_i in zip(self.params, m, v)
         ]
-        # g * g overflows for |g| > 1.3e154: v would stay inf and freeze the parameter for good
-        self._refuse_non_finite(v, "the squared gradient of parameter {name} overflows ({x!r})")
+        # A gradient that is inf or nan makes its v so too, so one pass over v checks both.
+        if not all(map(math.isfinite, v)):
+            self._gradients()  # raises, naming the parameter, if its gradient is inf or nan
+            # g * g overflows for |g| > 1.3e154: v would stay inf and freeze the parameter
+            self._refuse_non_finite(v, "the squared gradient of parameter {name} overflows ({x!r})")
         self._write(new_data)
         self.t, self.m, self.v = t, m, v  # kept only once the step has succeeded
 
