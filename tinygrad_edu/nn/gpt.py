@@ -48,8 +48,8 @@ class Block(Module):
     ``x + attn(rms_norm(x))`` and then ``x + mlp_fc2 · relu(mlp_fc1 · rms_norm(x))``,
     with a hidden width of ``4 * n_embd``. Adding the input back (a residual
     connection) gives the gradient a direct path through every layer. The relu is
-    :meth:`Linear.after_relu <tinygrad_edu.nn.layers.Linear.after_relu>`: the hidden units
-    that are off are left out of the graph. Parameters: ``attn.wq...``, ``attn.wk...``,
+    :meth:`~tinygrad_edu.nn.layers.Linear.after_relu`: the hidden units that are off are
+    left out of the graph. Parameters: ``attn.wq...``, ``attn.wk...``,
     ``attn.wv...``, ``attn.wo...``, ``mlp_fc1.weight...``, ``mlp_fc2.weight...``.
     """
 
