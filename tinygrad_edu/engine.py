@@ -1232,6 +1232,7 @@ def matvecs(rows: Sequence[Sequence[Value]], xs: Sequence[Sequence[Value]]) -> l
 def _matvecs(
     owner: str, rows: Sequence[Sequence[Value]], xs: Sequence[Sequence[Value]]
 ) -> list[list[Value]]:
+    """:func:`matvecs`, with ``owner`` (the function called) named in its errors."""
     rows = [tuple(row) for row in rows]
     row_data = [_data_of_values(owner, row) for row in rows]
     widths = [len(row) for row in rows]
@@ -1256,6 +1257,7 @@ def _dot_node(
     a_data: tuple[float, ...],
     b_data: tuple[float, ...],
 ) -> Value:
+    """The node ``a · b``: parents ``a`` then ``b``, local derivatives ``b`` then ``a``."""
     if _values_with_own_rules:  # a dual number among them applies DOT its own way
         return DOT(*a, *b)
     return _node(_sum_of_products(a_data, b_data), DOT, a + b, b_data + a_data)
