@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tinygrad_edu import Value, grad, gradients, jvp, no_grad, topological_order, trace, viz
+from tinygrad_edu import Op, Value, grad, gradients, jvp, no_grad, topological_order, trace, viz
 from tinygrad_edu.engine import MUL, enable_grad, is_grad_enabled
 from tinygrad_edu.nn import MLP
 from tinygrad_edu.optim import SGD
@@ -386,3 +386,35 @@ def test_a_zero_slope_passes_nothing_on_so_relu_masks_an_infinite_gradient(torch
     assert x.grad == t.grad.item() == 0.0
     slope = grad(lambda v: v.relu().sqrt())(-1.0)
     assert (slope.item() if isinstance(slope, Value) else slope) == 0.0
+
+
+# ------------------------------------------------------------------ custom operations
+
+
+def test_a_custom_derivative_that_returns_a_value_on_numbers_is_refused_naming_the_op() -> None:
+    # Before, backward() made x.grad a Value: the gradient left the world of numbers.
+    twice = Op("twice", lambda x: 2.0 * x, lambda x, out: (Value(2.0),))
+    x = Value(1.5)
+    with pytest.raises(TypeError, match=r"Op 'twice': derivative returned a Value"):
+        twice(x)
+    with pytest.raises(TypeError, match=r"Op 'twice'"):
+        twice(1.5)
+
+
+def test_a_custom_derivative_written_with_value_methods_still_nests() -> None:
+    # The same rule on Values (nested grad) must keep working: d2/dx2 e^x = e^x.
+    my_exp = Op("my_exp", math.exp, lambda x, out: (out,))
+    assert grad(grad(lambda x: my_exp(x)))(0.5) == math.exp(0.5)
+
+
+@pytest.mark.parametrize("operands", [(Value(1.0),), (1.0,)], ids=["value", "number"])
+def test_a_custom_forward_that_gives_nan_is_not_called_an_overflow(operands) -> None:
+    not_a_number = Op("inf_minus_inf", lambda x: math.inf - math.inf, lambda x, out: (1.0,))
+    with pytest.raises(ValueError, match=r"'inf_minus_inf' of \(1\.0\) gives nan"):
+        not_a_number(*operands)
+
+
+def test_a_custom_forward_that_overflows_is_still_an_overflow() -> None:
+    huge = Op("huge", lambda x: x * 1e308, lambda x, out: (1e308,))
+    with pytest.raises(OverflowError, match=r"'huge' of \(10\.0\) overflows float64"):
+        huge(Value(10.0))

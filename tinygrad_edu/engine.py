@@ -263,9 +263,16 @@ class Op:
         out = float(out)
         # with plain numbers only, the first operand stands for the variable
         local_grads = self.checked_derivative(numbers_in, out, max(len(parents), 1))
+        for d in local_grads:
+            if isinstance(d, Value):  # numbers in, so a Value out is a slip in the rule
+                raise TypeError(
+                    f"Op {self.name!r}: derivative returned a Value for plain-number operands; "
+                    "it must return numbers here (it gets Values only when nested grad "
+                    "differentiates it, and then Value arithmetic follows by itself)"
+                )
         if not parents:
             if not _isfinite(out):
-                raise OverflowError(f"{self.name!r} of {tuple(numbers_in)!r} gives {out!r}")
+                _refuse_non_finite(self, (), tuple(numbers_in), out)
             return Value(out)
         return _node(out, self, parents, local_grads, constants)
 
@@ -511,6 +518,8 @@ def _refuse_non_finite(
     operands = [p._data for p in parents] + list(constants)
     shown = ", ".join(repr(x) for x in operands[:6]) + (", ..." if len(operands) > 6 else "")
     if all(_isfinite(x) for x in operands):
+        if out != out:  # nan: not too large, but no number at all (inf - inf in a rule, say)
+            raise ValueError(f"{op.name!r} of ({shown}) gives nan, which is not a number")
         raise OverflowError(f"{op.name!r} of ({shown}) overflows float64 (gives {out!r})")
     raise ValueError(
         f"{op.name!r} of ({shown}): an operand is not a finite number, and a Value must hold one"
