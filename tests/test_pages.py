@@ -395,8 +395,8 @@ def test_the_training_slider_moves_the_plots(open_page, recorded, tmp_path: Path
         accuracy = float(re.search(rf"accuracy ({NUMBER})%", status)[1])
         expected = history["accuracy"][step] if step < 23 else snapshots[k]["accuracy"]
         assert accuracy == pytest.approx(100 * expected, abs=0.05)
-        if step:
-            loss = float(re.search(rf"loss at step {step - 1} ({NUMBER})", status)[1])
+        if step:  # numbered as fit and the command line number it: step k's loss
+            loss = float(re.search(rf"loss at step {step} ({NUMBER})", status)[1])
             assert loss == pytest.approx(history["loss"][step - 1], rel=1e-3)
         for curve in ("#loss", "#accuracy"):
             points = opened.page.get_attribute(f"{curve} polyline", "points")

@@ -84,10 +84,12 @@ function show(k) {
   accuracyCurve(snapshot.step);
   if (DATA.grid) drawBoundary(snapshot);
   heatmaps.forEach((draw) => draw(snapshot));
-  const last = snapshot.step - 1;
-  document.getElementById("status").textContent = "after " + snapshot.step + " of " + DATA.steps +
+  // Steps count from 1, as fit and the command line number them: DATA.losses[step - 1] is the
+  // loss of that step, measured before its update.
+  const step = snapshot.step;
+  document.getElementById("status").textContent = "after " + step + " of " + DATA.steps +
     " steps: accuracy " + (100 * snapshot.accuracy).toFixed(1) + "%" +
-    (last >= 0 ? ", loss at step " + last + " " + DATA.losses[last].toPrecision(4) : " (before training)");
+    (step > 0 ? ", loss at step " + step + " " + DATA.losses[step - 1].toPrecision(4) : " (before training)");
 }
 // It opens on the latest snapshot (what a live view must show); play starts from the first.
 player(snapshots.length, show, (k) => "snapshot " + (k + 1) + " of " + snapshots.length, snapshots.length - 1);
