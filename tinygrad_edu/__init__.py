@@ -16,25 +16,29 @@ backward) → ``functional`` (grad), ``forward`` (jvp, vjp, jacobian, hessian) a
 ``datasets``, ``training`` → ``viz`` (pictures) → ``cli`` (the command line).
 """
 
-from tinygrad_edu import datasets, losses, nn, optim, training, viz
-from tinygrad_edu.engine import (
-    Op,
-    Value,
+from tinygrad_edu import (
+    datasets,
+    interop,  # noqa: F401 - installs pickling and NumPy support on Value
+    losses,
+    nn,
+    optim,
+    training,
+    viz,
+)
+from tinygrad_edu.engine import Op, Value, topological_order
+from tinygrad_edu.forward import hessian, jacobian, jvp, vjp
+from tinygrad_edu.functional import grad, gradients, value_and_grad
+from tinygrad_edu.fused import (
     dot,
-    enable_grad,
-    is_grad_enabled,
     logsumexp,
     matvec,
     matvecs,
-    no_grad,
     softmax_average,
     softmax_dot,
     sum_values,
-    topological_order,
     weighted_sum,
 )
-from tinygrad_edu.forward import hessian, jacobian, jvp, vjp
-from tinygrad_edu.functional import grad, gradients, value_and_grad
+from tinygrad_edu.grad_mode import enable_grad, is_grad_enabled, no_grad
 from tinygrad_edu.gradient_check import GradcheckError, gradcheck
 from tinygrad_edu.program import Program, compile, trace
 
