@@ -429,7 +429,7 @@ def _accuracy_text(accuracy: float, n_points: int) -> str:
 
 
 def _save_prediction_graph(model: MLP, x: list[float], path: Path) -> Path | None:
-    """Draw the output neuron of the trained model at one data point, after ``backward()``.
+    """Draw the output neuron of the trained model at one data point, after a fresh ``backward()``.
 
     Its inputs, the last hidden layer's outputs, are computed first and enter as plain
     numbers (written in its ``w·x+b`` ellipse), so the picture is that one neuron's
@@ -449,6 +449,9 @@ def _save_prediction_graph(model: MLP, x: list[float], path: Path) -> Path | Non
             file=sys.stderr,
         )
         return None
+    # The parameters still hold the last training step's gradients, and backward()
+    # adds to what is there: cleared first, the picture shows this output's own gradients.
+    model.zero_grad()
     root.backward()
     return viz.save_svg(viz.draw_dot(root, model=model, max_nodes=GRAPH_NODE_LIMIT), path)
 

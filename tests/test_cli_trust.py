@@ -1,0 +1,71 @@
+"""The command line tells the truth: pictures, limits, interrupts and messages.
+
+Each test here checks what a command prints or writes against a reference computed
+independently of the code that printed or wrote it (finite differences, a model loaded
+back from its file, an argmax by hand).
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tinygrad_edu import datasets, nn
+from tinygrad_edu.cli import main
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def drawn_gradients(path: Path) -> dict[str, float]:
+    """``{parameter name: the gradient its box shows}`` from a graph.svg of the command line."""
+    shown = {}
+    for group in ET.parse(path).getroot().iter(f"{SVG}g"):
+        if "parameter" in group.get("class", "").split():
+            name, _, grad = (text.text for text in group.iter(f"{SVG}text"))
+            shown[name] = float(grad.removeprefix("grad "))
+    return shown
+
+
+def central_difference(model: nn.Module, parameter: object, x: list[float]) -> float:
+    """d model(x)[0] / d parameter by central differences, on the model's numbers alone."""
+
+    def output() -> float:
+        out = model(x)
+        return (out[0] if isinstance(out, list) else out).data
+
+    h, saved = 1e-6, parameter.data
+    parameter.data = saved + h
+    up = output()
+    parameter.data = saved - h
+    down = output()
+    parameter.data = saved
+    return (up - down) / (2 * h)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo"],
+        ["train", "--hidden", "4,4", "--steps", "20"],
+        ["train", "--hidden", "5", "--steps", "10", "--compile", "--activation", "tanh"],
+    ],
+    ids=["demo", "train", "train-compiled"],
+)
+def test_the_drawn_gradients_are_the_outputs_own(tmp_path: Path, argv: list[str]) -> None:
+    """graph.svg showed the output's gradients plus those left by the last training step
+    (the bias showed 1.19 where d output / d b is 1)."""
+    assert main([*argv, "--out", str(tmp_path), "--no-progress"]) == 0
+    model = nn.load(tmp_path / "model.json")
+    setup = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))["metadata"]
+    X, _ = datasets.make_moons(n_samples=setup["training"]["samples"], seed=0)  # noqa: N806
+    shown = drawn_gradients(tmp_path / "graph.svg")
+    named = dict(model.named_parameters())
+    last = len(model.layers) - 1
+    assert sorted(shown) == sorted(name for name in named if name.startswith(f"layers.{last}."))
+    for name, grad in shown.items():  # 4 significant digits are drawn
+        assert grad == pytest.approx(
+            central_difference(model, named[name], X[0]), rel=1e-3, abs=1e-9
+        )
