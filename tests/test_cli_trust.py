@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tinygrad_edu import datasets, nn
+from tinygrad_edu import datasets, nn, no_grad
 from tinygrad_edu.cli import main
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -69,3 +69,36 @@ def test_the_drawn_gradients_are_the_outputs_own(tmp_path: Path, argv: list[str]
         assert grad == pytest.approx(
             central_difference(model, named[name], X[0]), rel=1e-3, abs=1e-9
         )
+
+
+# --------------------------------------------------------------------------- gpt
+
+SMALL_GPT = ["--n-embd", "8", "--n-head", "2", "--eval", "5", "--no-progress"]
+
+
+def most_likely_name(model: nn.GPT, bos: int) -> list[int]:
+    """The most likely token after each prefix, by the whole-sequence forward, until bos."""
+    tokens = [bos]
+    with no_grad():
+        while len(tokens) <= model.block_size:
+            scores = [z.data for z in model(tokens)[-1]]
+            best = scores.index(max(scores))
+            if best == bos:
+                break
+            tokens.append(best)
+    return tokens[1:]
+
+
+@pytest.mark.parametrize("temperature", ["0", "1e-320"])
+def test_gpt_samples_greedily_at_a_vanishing_temperature(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], temperature: str
+) -> None:
+    """--temperature 1e-320 crashed (inf - inf) and 0 was refused."""
+    argv = ["gpt", "--steps", "3", "--samples", "2", "--temperature", temperature]
+    assert main([*argv, "--out", str(tmp_path), *SMALL_GPT]) == 0
+    printed = capsys.readouterr().out.split(f"temperature {float(temperature):g}:\n")[1]
+    model = nn.load(tmp_path / "model.json")
+    data = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
+    tokenizer = datasets.CharTokenizer(data["metadata"]["tokenizer"]["chars"])
+    name = tokenizer.decode(most_likely_name(model, tokenizer.bos))
+    assert printed.splitlines()[:2] == [f"  {name}"] * 2

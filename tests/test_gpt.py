@@ -238,10 +238,24 @@ def test_gpt_errors():
         model([0, 1, 2, 3, 4])
     with pytest.raises(ValueError, match=r"max_len \(5\) must be at most block_size \(4\)"):
         model.generate(bos=4, max_len=5)
-    with pytest.raises(ValueError, match="temperature must be > 0"):
-        model.generate(bos=4, temperature=0.0)
+    with pytest.raises(ValueError, match="temperature must be >= 0"):
+        model.generate(bos=4, temperature=-1e-300)
     with pytest.raises(ValueError, match="out of range"):
         model.generate(bos=7)
+
+
+def greedy_by_hand(model: GPT, bos: int) -> list[int]:
+    """Greedy decoding with the whole-sequence forward: the most likely token each time."""
+    greedy, tokens = [], [bos]
+    with no_grad():
+        while len(greedy) < model.block_size:
+            scores = [z.data for z in model(tokens)[-1]]
+            best = scores.index(max(scores))
+            if best == bos:
+                break
+            greedy.append(best)
+            tokens.append(best)
+    return greedy
 
 
 def test_generate_samples_without_a_graph_and_follows_the_logits():
@@ -250,18 +264,21 @@ def test_generate_samples_without_a_graph_and_follows_the_logits():
     first = model.generate(bos=bos, seed=11)
     assert first == model.generate(bos=bos, seed=11)
     assert len(first) <= 5 and all(0 <= t < bos for t in first)
-    # A tiny temperature leaves only the most likely token: greedy decoding, by hand.
-    greedy, tokens = [], [bos]
-    with no_grad():
-        while len(greedy) < 5:
-            scores = [z.data for z in model(tokens)[-1]]
-            best = scores.index(max(scores))
-            if best == bos:
-                break
-            greedy.append(best)
-            tokens.append(best)
+    # A tiny temperature leaves only the most likely token: greedy decoding.
+    greedy = greedy_by_hand(model, bos)
     assert model.generate(bos=bos, temperature=1e-9, seed=0) == greedy
     assert model.generate(bos=bos, max_len=2, temperature=1e-9, seed=0) == greedy[:2]
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0, 1e-300, 1e-310, 1e-320, 5e-324])
+def test_a_vanishing_temperature_is_greedy_decoding(temperature):
+    """logits / 1e-310 overflows to infinity, and inf - inf made the weights NaN (a crash)."""
+    for seed in range(3):
+        model = GPT(6, n_embd=4, n_head=2, block_size=5, std=1.0, seed=seed)
+        greedy = greedy_by_hand(model, bos=5)
+        assert len(greedy) >= 2  # some decisions to get right
+        for sampling_seed in range(3):
+            assert model.generate(bos=5, temperature=temperature, seed=sampling_seed) == greedy
 
 
 def test_a_short_training_run_lowers_the_loss(names, tokenizer):
@@ -373,7 +390,8 @@ def test_gpt_command_saves_what_it_trained_when_interrupted(tmp_path, capsys, mo
     [
         (["--n-embd", "10", "--n-head", "4"], "n_embd (10) must be divisible by n_head (4)"),
         (["--steps", "0"], "--steps"),
-        (["--temperature", "0"], "--temperature"),
+        (["--temperature", "-0.1"], "--temperature"),
+        (["--temperature", "inf"], "--temperature"),
         (["--lr", "nan"], "--lr"),
         (["--eval", "40000"], "--eval: 40000 leaves no names to train on"),
     ],

@@ -110,6 +110,7 @@ _step_count = _number_type(
 )
 _seed = _number_type(int, lambda n: n >= 0, "an integer >= 0")
 _learning_rate = _number_type(float, lambda x: math.isfinite(x) and x > 0.0, "a finite number > 0")
+_temperature = _number_type(float, lambda x: math.isfinite(x) and x >= 0.0, "a finite number >= 0")
 
 
 def _layer_sizes(text: str) -> list[int]:
@@ -594,7 +595,13 @@ def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         ("--n-layer", _positive_int, 1, "transformer layers (default: 1)"),
         ("--block-size", _positive_int, 16, "longest context, in characters (default: 16)"),
         ("--samples", _seed, 20, "names to sample after training (default: 20)"),
-        ("--temperature", _learning_rate, 0.5, "sampling temperature > 0 (default: 0.5)"),
+        (
+            "--temperature",
+            _temperature,
+            0.5,
+            "sampling temperature >= 0; lower gives more common names, and 0 always picks "
+            "the most likely next character (default: 0.5)",
+        ),
         ("--eval", _seed, 500, "names held out to measure the loss on (default: 500)"),
     )
     for flag, kind, default, text in options:

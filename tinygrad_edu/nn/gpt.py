@@ -42,6 +42,23 @@ def _add(a: list[Value], b: list[Value]) -> list[Value]:
     return [x + y for x, y in zip(a, b)]
 
 
+def _sampling_weights(logits: list[float], temperature: float) -> list[float]:
+    """``softmax(logits / temperature)`` up to a constant factor, for ``random.choices``.
+
+    The largest scaled logit is subtracted before ``exp`` so that none overflows. At
+    ``temperature=0``, or one so small that a scaled logit overflows to infinity
+    (where ``inf - inf`` would give NaN weights), the weights are the limit as the
+    temperature falls to 0: 1 for the largest logits, 0 for the others.
+    """
+    if temperature > 0.0:
+        scores = [z / temperature for z in logits]
+        largest = max(scores)
+        if math.isfinite(largest):
+            return [math.exp(s - largest) for s in scores]
+    best = max(logits)
+    return [1.0 if z == best else 0.0 for z in logits]
+
+
 class Block(Module):
     """One transformer layer: attention then an MLP, each added back to its input.
 
@@ -220,8 +237,12 @@ class GPT(Module):
 
         At each position the next token is drawn with probabilities
         ``softmax(logits / temperature)``: a temperature below 1 sharpens the
-        distribution (safer, more common names), above 1 flattens it. Returns the
-        token ids without ``bos``; at most ``max_len`` of them (default and maximum
+        distribution (safer, more common names), above 1 flattens it. As the
+        temperature falls to 0 all the probability goes to the largest logit, so
+        ``temperature=0`` is greedy decoding: always the most likely token (tokens tied
+        for the largest logit share the draw equally). A temperature so small that
+        ``logits / temperature`` leaves float64 (``1e-310``) is that limit too. Returns
+        the token ids without ``bos``; at most ``max_len`` of them (default and maximum
         ``block_size``). Records no graph.
         """
         self._check_tokens("GPT.generate", [bos])
@@ -232,15 +253,14 @@ class GPT(Module):
             raise ValueError(
                 f"GPT.generate: max_len ({max_len}) must be at most block_size ({self.block_size})"
             )
-        temperature = check_real("GPT.generate", "temperature", temperature, above=0.0)
+        temperature = check_real("GPT.generate", "temperature", temperature, at_least=0.0)
         rng = random_generator("GPT.generate", seed)
         caches = [([], []) for _ in self.layers]
         candidates = range(self.vocab_size)
         out, token = [], bos
         for position in range(max_len):
-            scores = [z.data / temperature for z in self._logits_at(token, position, caches)]
-            largest = max(scores)
-            token = rng.choices(candidates, weights=[math.exp(s - largest) for s in scores])[0]
+            logits = [z.data for z in self._logits_at(token, position, caches)]
+            token = rng.choices(candidates, weights=_sampling_weights(logits, temperature))[0]
             if token == bos:
                 break
             out.append(token)
