@@ -8,6 +8,9 @@ back from its file, an argmax by hand).
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -102,3 +105,58 @@ def test_gpt_samples_greedily_at_a_vanishing_temperature(
     tokenizer = datasets.CharTokenizer(data["metadata"]["tokenizer"]["chars"])
     name = tokenizer.decode(most_likely_name(model, tokenizer.bos))
     assert printed.splitlines()[:2] == [f"  {name}"] * 2
+
+
+# The child announces each phase as it starts, then the test presses Ctrl-C in it.
+ANNOUNCING_CHILD = """
+import signal, sys
+# as in a terminal: a job started in the background inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from tinygrad_edu import cli, engine, nn
+
+real_loss, real_generate = nn.GPT.loss, nn.GPT.generate
+
+def loss(self, tokens):
+    if not engine.is_grad_enabled():
+        print("evaluating", flush=True)
+    return real_loss(self, tokens)
+
+def generate(self, **options):
+    print("sampling", flush=True)
+    return real_generate(self, **options)
+
+nn.GPT.loss, nn.GPT.generate = loss, generate
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("phase", ["evaluating", "sampling"])
+def test_ctrl_c_after_training_saves_the_trained_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], phase: str
+) -> None:
+    """Ctrl-C during the held-out evaluation or the sampling exited 130 with nothing saved."""
+    argv = ["gpt", "--steps", "3", "--eval", "200", "--samples", "100000", *SMALL_GPT[:4]]
+    with subprocess.Popen(
+        [sys.executable, "-c", ANNOUNCING_CHILD, *argv, "--out", "run", "--no-progress"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            line = child.stdout.readline()
+            while line and line != f"{phase}\n":
+                line = child.stdout.readline()
+            child.send_signal(signal.SIGINT)
+            _, err = child.communicate()
+        finally:
+            child.kill()  # never left running, whatever failed above
+    assert line == f"{phase}\n"
+    assert child.returncode == 130, err
+    assert err.count("\n") == 1 and "interrupted after 3 steps, during" in err
+    saved = (tmp_path / "run" / "model.json").read_text(encoding="utf-8")
+
+    # The same three steps without the evaluation or the sampling: the same model.
+    reference = tmp_path / "reference"
+    assert main([*argv, "--samples", "0", "--out", str(reference), "--no-progress"]) == 0
+    assert json.loads(saved) == json.loads((reference / "model.json").read_text(encoding="utf-8"))

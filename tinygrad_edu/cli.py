@@ -584,7 +584,8 @@ def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         "in a seeded shuffled order (Adam with betas 0.85 and 0.99, the learning rate "
         "decaying linearly to 0), keeping --eval names apart to measure the loss on names "
         "it never saw. Then print names sampled from the model and write --out/model.json. "
-        "Ctrl-C stops the training and saves the model as trained so far.",
+        "Ctrl-C, during the training, the evaluation or the sampling, stops the run and saves "
+        "the model as trained so far.",
     )
     options = (
         ("--steps", _positive_int, 1000, "training steps, one name each (default: 1000)"),
@@ -636,6 +637,7 @@ def _run_gpt(args: argparse.Namespace) -> int:
 
     steps = tqdm(range(args.steps), disable=not args.progress, unit="step")
     trained = 0
+    phase = "training"  # for the message if Ctrl-C stops the run
     try:
         for step in steps:
             loss = model.loss(tokenizer.encode(train_names[step % len(train_names)]))
@@ -645,24 +647,26 @@ def _run_gpt(args: argparse.Namespace) -> int:
             schedule.step()
             trained = step + 1
             steps.set_postfix(loss=f"{loss.data:.4f}", refresh=False)
-    except KeyboardInterrupt:
+        steps.close()
+        if held_out:
+            phase = "the held-out evaluation"
+            with no_grad():
+                losses = [model.loss(tokenizer.encode(name)).data for name in held_out]
+            print(f"mean loss on {len(held_out)} held-out names: {sum(losses) / len(losses):.4f}")
+        if args.samples:
+            phase = "sampling"
+            print(f"{args.samples} names sampled at temperature {args.temperature:g}:")
+            rng = random.Random(args.seed)
+            for _ in range(args.samples):
+                sample = model.generate(bos=tokenizer.bos, temperature=args.temperature, seed=rng)
+                print("  " + tokenizer.decode(sample))
+    except KeyboardInterrupt:  # the model as trained so far is kept, whatever the phase
         steps.close()
         path = _save_gpt(model, tokenizer, trained, args.out / "model.json")
-        print(f"interrupted after {trained} steps; wrote {path}", file=sys.stderr)
+        print(f"interrupted after {trained} steps, during {phase}; wrote {path}", file=sys.stderr)
         return 130
     except ArithmeticError as error:  # training diverged: the learning rate is too large
         raise _InputError(str(error)) from None
-    steps.close()
-    if held_out:
-        with no_grad():
-            losses = [model.loss(tokenizer.encode(name)).data for name in held_out]
-        print(f"mean loss on {len(held_out)} held-out names: {sum(losses) / len(losses):.4f}")
-    if args.samples:
-        print(f"{args.samples} names sampled at temperature {args.temperature:g}:")
-        rng = random.Random(args.seed)
-        for _ in range(args.samples):
-            sample = model.generate(bos=tokenizer.bos, temperature=args.temperature, seed=rng)
-            print("  " + tokenizer.decode(sample))
     print(f"wrote {_save_gpt(model, tokenizer, trained, args.out / 'model.json')}")
     return 0
 
