@@ -41,6 +41,7 @@ from tinygrad_edu.grad_mode import (
     threads_not_recording,
 )
 from tinygrad_edu.graph import depth_first
+from tinygrad_edu.operators import as_float, short_repr
 
 __all__ = [
     "OPS",
@@ -141,12 +142,12 @@ class Op:
                 if apply_op is not None:
                     return apply_op(self, operands)
                 last_value = i
-            elif _as_float(x) is None or isinstance(x, bool):
+            elif as_float(x) is None or isinstance(x, bool):
                 raise TypeError(
                     f"Op {self.name!r}: operands must be numbers or Values, got {type(x).__name__}"
                 )
         parents = tuple(x if isinstance(x, Value) else Value(x) for x in operands[: last_value + 1])
-        constants = tuple(_as_float(x, repr(self.name)) for x in operands[last_value + 1 :])
+        constants = tuple(as_float(x, repr(self.name)) for x in operands[last_value + 1 :])
         for c in constants:
             if not _isfinite(c):
                 raise ValueError(f"Op {self.name!r}: the plain-number operand {c!r} is not finite")
@@ -225,69 +226,6 @@ def _sign(x: float | Value) -> float:
     return 0.0 if x == 0.0 else math.copysign(1.0, x)
 
 
-def _slope_power(x: float | Value, e: float | Value) -> float | Value:
-    """``x ** e`` inside a derivative: a slope too steep for a float is ±inf, not an error.
-
-    ``Value(1e-200) ** -1`` is the finite 1e200, but its slope ``-x**-2`` is beyond
-    float64; like ``1 / x`` (whose slope ``-1/x**2`` Python's division makes ``-inf``)
-    that is an infinite slope, and the result itself is still a result.
-    """
-    try:
-        return x**e
-    except OverflowError:
-        if isinstance(x, Value) or isinstance(e, Value):
-            raise  # a Value cannot hold inf: a nested derivative this steep is refused
-        odd_power_of_negative = x < 0.0 and e % 2.0 == 1.0
-        return -math.inf if odd_power_of_negative else math.inf
-
-
-def _power_derivative(x: float | Value, y: float | Value, out: float | Value) -> tuple:
-    """d(x**y)/dx = y * x**(y-1);  d(x**y)/dy = x**y * log(x)  (0 where x == 0).
-
-    At ``x == 0`` (where ``y >= 0``) the slope in ``x`` is 0 for ``y == 0`` (a constant 1),
-    ``+inf`` for ``0 < y < 1``, and otherwise ``y * x**(y-1)`` written as arithmetic, so
-    that nested :func:`grad` can differentiate it again (``x**2`` at 0 has second
-    derivative 2). The slope in ``y`` there is 0, the limit of ``x**y log(x)``.
-    """
-    if _number(x) == 0.0:
-        exponent = _number(y)
-        if exponent == 0.0:
-            return (0.0, 0.0)
-        if exponent < 1.0:
-            return (math.inf, 0.0)
-        return (y * x ** (y - 1.0), 0.0)
-    return (y * _slope_power(x, y - 1.0), out * _log(x))
-
-
-def _power_const_derivative(x: float | Value, c: float, out: float | Value) -> tuple:
-    """d(x**c)/dx = c * x**(c-1): 0 when c == 0, +inf at x == 0 when 0 < c < 1."""
-    if c == 0.0:
-        return (0.0,)
-    if c < 1.0 and _number(x) == 0.0:
-        return (math.inf,)
-    return (c * _slope_power(x, c - 1.0),)
-
-
-def _sqrt_derivative(x: float | Value, out: float | Value) -> tuple:
-    """d sqrt(x)/dx = 1 / (2 sqrt(x)), +inf at x == 0 as in PyTorch."""
-    return (0.5 / out if _number(out) != 0.0 else math.inf,)
-
-
-def _exponential_derivative(x: float | Value, base: float, out: float | Value) -> tuple:
-    """d(c**x)/dx = c**x * log(c); 0 for c == 0, where c**x is flat (0 or 1)."""
-    return (out * math.log(base) if base > 0.0 else 0.0,)
-
-
-def _checked_base_power(x: float, y: float) -> float:
-    """x ** y when the exponent is a Value: its derivative needs log(x), so x >= 0."""
-    if x < 0.0:
-        raise ValueError(
-            f"power: a negative base ({x!r}) to a Value exponent has no real derivative "
-            "with respect to the exponent; use a plain-number exponent"
-        )
-    return operators.power(x, y)
-
-
 #   name          forward on floats                   local derivatives, given the operands and out
 ADD = Op("+", operator.add, lambda x, y, out: (1.0, 1.0))
 SUB = Op("-", operator.sub, lambda x, y, out: (1.0, -1.0))
@@ -295,14 +233,14 @@ RSUB = Op("-", lambda x, c: c - x, lambda x, c, out: (-1.0,), reflected=True)
 MUL = Op("*", operator.mul, lambda x, y, out: (y, x))
 DIV = Op("/", operators.divide, lambda x, y, out: (1.0 / y, -out / y))
 RDIV = Op("/", lambda x, c: operators.divide(c, x), lambda x, c, out: (-out / x,), reflected=True)
-POW = Op("**", _checked_base_power, _power_derivative)
-POW_CONST = Op("**", operators.power, _power_const_derivative)
-RPOW = Op("**", lambda x, c: _checked_base_power(c, x), _exponential_derivative, reflected=True)
+POW = Op("**", operators.power_of_base, operators.power_derivative)
+POW_CONST = Op("**", operators.power, operators.power_const_derivative)
+RPOW = Op("**", operators.exponential, operators.exponential_derivative, reflected=True)
 NEG = Op("neg", operator.neg, lambda x, out: (-1.0,))
 ABS = Op("abs", abs, lambda x, out: (_sign(x),))
 EXP = Op("exp", operators.exp, lambda x, out: (out,))
 LOG = Op("log", operators.log, lambda x, out: (1.0 / x,))
-SQRT = Op("sqrt", operators.sqrt, _sqrt_derivative)
+SQRT = Op("sqrt", operators.sqrt, operators.sqrt_derivative)
 TANH = Op("tanh", math.tanh, lambda x, out: (1.0 - out * out,))
 SIGMOID = Op("sigmoid", operators.sigmoid, lambda x, out: (out * (1.0 - out),))
 RELU = Op("relu", operators.relu, lambda x, out: (1.0 if x > 0.0 else 0.0,))
@@ -316,30 +254,6 @@ OPS: tuple[Op, ...] = (
     ADD, SUB, RSUB, MUL, DIV, RDIV, POW, POW_CONST, RPOW,
     NEG, ABS, EXP, LOG, SQRT, TANH, SIGMOID, RELU, LEAKY_RELU, SIN, COS,
 )  # fmt: skip
-
-
-def _as_float(x: object, owner: str = "Value") -> float | None:
-    """A plain real number as a float, or None for anything else.
-
-    A number beyond float64 (``10**400``, a huge ``Fraction``) is an OverflowError
-    naming ``owner``, the operation that was given it.
-    """
-    if type(x) is float:
-        return x  # type: ignore[return-value]
-    if isinstance(x, numbers.Real) and not isinstance(x, Value):
-        try:
-            return float(x)
-        except OverflowError:
-            raise OverflowError(
-                f"{owner}: the number {_short(x)} is too large for a float64"
-            ) from None
-    return None
-
-
-def _short(x: object) -> str:
-    """``repr(x)``, cut short for numbers with hundreds of digits."""
-    text = repr(x)
-    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
 
 
 # --------------------------------------------------------------------------- building nodes
@@ -431,7 +345,7 @@ def _binary_method(op: Op, doc: str) -> Callable[[Value, Operand], Value]:
             y = other._data
             out = forward(x, y)
             return _node(out, op, (self, other), derivative(x, y, out))
-        c = other if type(other) is float else _as_float(other, repr(op.name))
+        c = other if type(other) is float else as_float(other, repr(op.name))
         if c is None:
             return NotImplemented
         if not _isfinite(c):  # checked here: a result such as 2 / inf would look fine
@@ -543,7 +457,7 @@ class Value:
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x for x > 0, else slope * x.  d/dx = 1 for x > 0, else slope."""
-        c = _as_float(slope)
+        c = as_float(slope)
         if c is None:
             raise TypeError(f"leaky_relu: slope must be a real number, got {type(slope).__name__}")
         return self._leaky_relu(c)
@@ -627,43 +541,6 @@ class Value:
         """
         return self._data
 
-    # ----------------------------------------------------------------- comparisons
-    # ``<``, ``<=``, ``>``, ``>=`` compare the numbers and give a plain bool, so
-    # ``if loss < 0.01:``, ``max(a, b)`` and ``sorted(values)`` work as with floats, and
-    # ``max(a, b)`` returns one of the two Values, through which the gradient flows.
-    # ``==`` and ``hash`` stay by identity: every backward pass keeps Values as
-    # dictionary keys, and two different nodes that happen to hold the same number
-    # must stay two keys. So ``Value(2.0) == 2.0`` is False; compare ``v.data``.
-
-    def __lt__(self, other: Operand) -> bool:
-        return self._data < _comparable(other)
-
-    def __le__(self, other: Operand) -> bool:
-        return self._data <= _comparable(other)
-
-    def __gt__(self, other: Operand) -> bool:
-        return self._data > _comparable(other)
-
-    def __ge__(self, other: Operand) -> bool:
-        return self._data >= _comparable(other)
-
-    def __bool__(self) -> bool:
-        """True when the number is not 0, as for a float."""
-        return self._data != 0.0
-
-    # ----------------------------------------------------------------- conversions
-
-    def __float__(self) -> NoReturn:
-        """Refused: ``float(v)`` (and ``math.exp(v)``, which calls it) would leave the graph."""
-        raise TypeError(_leaves_the_graph("float()"))
-
-    def __complex__(self) -> NoReturn:
-        raise TypeError(_leaves_the_graph("complex()"))
-
-    def __format__(self, spec: str) -> str:
-        """``f"{loss:.3f}"`` formats the number; ``f"{v}"`` is ``str(v)``."""
-        return format(self._data, spec) if spec else str(self)
-
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
@@ -675,45 +552,12 @@ def _checked_number(number: object, owner: str) -> float:
         hint = " (use v.data to copy a Value's number)" if isinstance(number, Value) else ""
         raise TypeError(
             f"{owner}: data must be a real number (int, float or NumPy scalar), "
-            f"got {type(number).__name__} {_short(number)}{hint}"
+            f"got {type(number).__name__} {short_repr(number)}{hint}"
         )
-    data = _as_float(number, owner)
+    data = as_float(number, owner)
     if not _isfinite(data):
         raise ValueError(f"{owner}: data is {data!r}; a Value must hold a finite real number")
     return data
-
-
-def _comparable(other: object) -> float:
-    """The number to compare a Value with; anything else is a TypeError, as for floats."""
-    if isinstance(other, Value):
-        return other._data
-    number = _as_float(other, "comparison")
-    if number is None:
-        raise TypeError(f"cannot compare a Value with {type(other).__name__}")
-    return number
-
-
-def _leaves_the_graph(what: str) -> str:
-    return (
-        f"{what} of a Value would take its number out of the graph, so no gradient would "
-        "flow back through it. Use the Value's own method to stay in the graph (v.exp(), "
-        "v.log(), v.sqrt(), v.tanh(), v.sin(), ...), or v.data / v.item() for the number."
-    )
-
-
-def _name_the_methods(cls: type) -> None:
-    """Give the factory-made methods the names help(), tracebacks and pickle expect.
-
-    Pickle finds a function by its qualified name, so ``Value.relu`` (kept by a Neuron as
-    its activation) must be called that, not ``_unary_method.<locals>.method``.
-    """
-    for name, method in vars(cls).items():
-        if callable(method) and "<locals>" in getattr(method, "__qualname__", ""):
-            method.__name__ = name
-            method.__qualname__ = f"{cls.__name__}.{name}"
-
-
-_name_the_methods(Value)
 
 
 def topological_order(root: Value) -> list[Value]:

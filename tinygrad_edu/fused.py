@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from functools import reduce
 
 from tinygrad_edu import engine
-from tinygrad_edu.engine import Op, Operand, Value, _as_float, _node, _number
+from tinygrad_edu.engine import Op, Operand, Value, _node, _number
+from tinygrad_edu.operators import as_float
 
 __all__ = [
     "DOT",
@@ -93,7 +94,7 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Operand], bias: Valu
         constants = ()
         parents += tuple(inputs)
     elif not any(issubclass(kind, Value) for kind in input_types):  # a data point
-        constants = tuple(_as_float(x, "weighted_sum") for x in inputs)  # stay constants
+        constants = tuple(as_float(x, "weighted_sum") for x in inputs)  # stay constants
         if None in constants:
             bad = next(x for x, c in zip(inputs, constants) if c is None)
             raise TypeError(
@@ -402,7 +403,7 @@ def _softmax_average(
             f"{owner}: scores and {what} must have the same, nonzero length; "
             f"got {len(scores)} and {len(vectors)}"
         )
-    number = None if isinstance(scale, bool) else _as_float(scale, owner)
+    number = None if isinstance(scale, bool) else as_float(scale, owner)
     if number is None:
         raise TypeError(f"{owner}: scale must be a number, got {type(scale).__name__}")
     if not _isfinite(number):
@@ -411,9 +412,7 @@ def _softmax_average(
     score_data = _data_of_values(owner, scores)
     columns = list(zip(*vectors))
     column_data = [_data_of_values(owner, column) for column in columns]
-    if (
-        engine._values_with_own_rules
-    ):  # a dual number among them applies SOFTMAX_DOT its own way
+    if engine._values_with_own_rules:  # a dual number among them applies SOFTMAX_DOT its own way
         return [SOFTMAX_DOT(*scores, *column, number) for column in columns]
     weights = _softmax(score_data, number, math.exp)
     out = []

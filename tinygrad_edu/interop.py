@@ -20,11 +20,13 @@ imports the engine, never the reverse.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 from tinygrad_edu import engine, fused
-from tinygrad_edu.engine import Op, Value, _leaves_the_graph, _new_value, topological_order
+from tinygrad_edu.engine import Op, Operand, Value, _new_value, topological_order
+from tinygrad_edu.operators import as_float
 
-__all__ = ["builtin_ops"]  # and the methods it installs on Value and Op
+__all__ = ["builtin_ops", "leaves_the_graph"]  # and the methods it installs on Value and Op
 
 # --------------------------------------------------------------------------- pickling
 
@@ -129,13 +131,104 @@ def _array_ufunc(
     would drop the gradient, so it is refused."""
     methods = _NUMPY_OPERATORS.get(getattr(ufunc, "__name__", ""))
     if methods is None or method != "__call__" or kwargs or len(inputs) != 2:
-        raise TypeError(_leaves_the_graph(f"numpy.{getattr(ufunc, '__name__', ufunc)}()"))
+        raise TypeError(leaves_the_graph(f"numpy.{getattr(ufunc, '__name__', ufunc)}()"))
     left, right = (x if isinstance(x, Value) else x.item() for x in inputs)  # NumPy scalars
     if isinstance(left, Value):
         return getattr(left, methods[0])(right)
     return getattr(right, methods[1])(left)
 
 
+# --------------------------------------------------------------------------- comparisons
+# ``<``, ``<=``, ``>``, ``>=`` compare the numbers and give a plain bool, so
+# ``if loss < 0.01:``, ``max(a, b)`` and ``sorted(values)`` work as with floats, and
+# ``max(a, b)`` returns one of the two Values, through which the gradient flows.
+# ``==`` and ``hash`` stay by identity: every backward pass keeps Values as
+# dictionary keys, and two different nodes that happen to hold the same number
+# must stay two keys. So ``Value(2.0) == 2.0`` is False; compare ``v.data``.
+
+
+def _comparable(other: object) -> float:
+    """The number to compare a Value with; anything else is a TypeError, as for floats."""
+    if isinstance(other, Value):
+        return other._data
+    number = as_float(other, "comparison")
+    if number is None:
+        raise TypeError(f"cannot compare a Value with {type(other).__name__}")
+    return number
+
+
+def _less(self: Value, other: Operand) -> bool:
+    return self._data < _comparable(other)
+
+
+def _less_or_equal(self: Value, other: Operand) -> bool:
+    return self._data <= _comparable(other)
+
+
+def _greater(self: Value, other: Operand) -> bool:
+    return self._data > _comparable(other)
+
+
+def _greater_or_equal(self: Value, other: Operand) -> bool:
+    return self._data >= _comparable(other)
+
+
+def _is_nonzero(self: Value) -> bool:
+    """True when the number is not 0, as for a float."""
+    return self._data != 0.0
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def leaves_the_graph(what: str) -> str:
+    """The message for a conversion that would take a Value's number out of the graph."""
+    return (
+        f"{what} of a Value would take its number out of the graph, so no gradient would "
+        "flow back through it. Use the Value's own method to stay in the graph (v.exp(), "
+        "v.log(), v.sqrt(), v.tanh(), v.sin(), ...), or v.data / v.item() for the number."
+    )
+
+
+def _float(self: Value) -> NoReturn:
+    """Refused: ``float(v)`` (and ``math.exp(v)``, which calls it) would leave the graph."""
+    raise TypeError(leaves_the_graph("float()"))
+
+
+def _complex(self: Value) -> NoReturn:
+    """Refused, as ``float(v)`` is."""
+    raise TypeError(leaves_the_graph("complex()"))
+
+
+def _format(self: Value, spec: str) -> str:
+    """``f"{loss:.3f}"`` formats the number; ``f"{v}"`` is ``str(v)``."""
+    return format(self._data, spec) if spec else str(self)
+
+
+# --------------------------------------------------------------------------- installing
+
+
+def _name_the_methods(cls: type) -> None:
+    """Give the factory-made methods the names help(), tracebacks and pickle expect.
+
+    Pickle finds a function by its qualified name, so ``Value.relu`` (kept by a Neuron as
+    its activation) must be called that, not ``_unary_method.<locals>.method``.
+    """
+    for name, method in vars(cls).items():
+        if callable(method) and "<locals>" in getattr(method, "__qualname__", ""):
+            method.__name__ = name
+            method.__qualname__ = f"{cls.__name__}.{name}"
+
+
 Op.__reduce_ex__ = _reduce_op  # type: ignore[method-assign]
 Value.__reduce_ex__ = _reduce_value  # type: ignore[method-assign]
 Value.__array_ufunc__ = _array_ufunc  # type: ignore[attr-defined]
+Value.__lt__ = _less  # type: ignore[method-assign]
+Value.__le__ = _less_or_equal  # type: ignore[method-assign]
+Value.__gt__ = _greater  # type: ignore[method-assign]
+Value.__ge__ = _greater_or_equal  # type: ignore[method-assign]
+Value.__bool__ = _is_nonzero  # type: ignore[method-assign]
+Value.__float__ = _float  # type: ignore[method-assign]
+Value.__complex__ = _complex  # type: ignore[method-assign]
+Value.__format__ = _format  # type: ignore[method-assign]
+_name_the_methods(Value)
