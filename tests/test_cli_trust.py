@@ -160,3 +160,106 @@ def test_ctrl_c_after_training_saves_the_trained_model(
     reference = tmp_path / "reference"
     assert main([*argv, "--samples", "0", "--out", str(reference), "--no-progress"]) == 0
     assert json.loads(saved) == json.loads((reference / "model.json").read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def graph_report(text: str) -> dict[str, float]:
+    """``{"value": ..., "x": d/dx, ...}`` from graph's report lines."""
+    numbers = {}
+    for line in text.splitlines():
+        left, sep, right = line.rpartition(" = ")
+        if sep:
+            numbers[left[3:] if left.startswith("d/d") else "value"] = float(right)
+    return numbers
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-x*w", "x=3", "w=2"], {"value": -6.0, "x": -2.0, "w": -3.0}),
+        (["-o*x", "o=2", "x=3"], {"value": -6.0, "o": -3.0, "x": -2.0}),  # not -o '*x'
+        (["-h*x", "h=2", "x=3"], {"value": -6.0, "h": -3.0, "x": -2.0}),  # not -h
+        (["-exp(x)", "x=0"], {"value": -1.0, "x": -1.0}),
+    ],
+)
+def test_graph_takes_an_expression_that_starts_with_a_minus(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    expected: dict[str, float],
+) -> None:
+    """`graph "-x*w" x=3 w=2` was refused as an unknown option."""
+    monkeypatch.chdir(tmp_path)
+    for options in ([], ["--format", "dot"], ["-o", "-"]):
+        assert main(["graph", *options, *argv]) == 0
+        out, err = capsys.readouterr()
+        assert graph_report(err if options[-1:] == ["-"] else out) == expected
+        assert main(["graph", *argv, *options]) == 0
+        capsys.readouterr()
+    assert main(["explore", *argv, "-o", "page.html"]) == 0
+    assert f"= {expected['value']!r}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "written"),
+    [
+        (["x*x", "x=3", "-ograph.dot"], "graph.dot"),  # -o with its file name attached
+        (["x*x", "x=3", "--out", "g.svg"], "g.svg"),  # an abbreviation of --output
+        (["-o", "h.gv", "-x*x", "x=3"], "h.gv"),
+    ],
+)
+def test_graph_options_still_read_as_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], written: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", *argv]) == 0
+    assert [path.name for path in tmp_path.iterdir()] == [written]
+
+
+@pytest.mark.parametrize("command", ["graph", "explore"])
+@pytest.mark.parametrize(
+    ("output", "words"), [("", "-o: give a file name"), (".", "-o: '.' is a directory")]
+)
+def test_an_output_that_names_no_file_is_refused_alike(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    output: str,
+    words: str,
+) -> None:
+    """`explore -o ""` printed a raw errno about a temporary file where graph says this."""
+    monkeypatch.chdir(tmp_path)
+    assert main([command, "x*x", "x=3", "-o", output]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tinygrad-edu {command}: error: {words}") and err.count("\n") == 1
+    assert "Errno" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_says_a_gpt_file_holds_a_gpt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "tokens[0] must be an int"."""
+    nn.save(nn.GPT(27, n_embd=4, n_head=2, seed=0), tmp_path / "gpt.json")
+    assert main(["evaluate", str(tmp_path / "gpt.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds a GPT" in err and "'tinygrad-edu gpt'" in err
+    assert "tokens" not in err
+
+
+def test_gpt_help_for_no_progress_names_what_is_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The help promised "loss and accuracy lines" that gpt never prints."""
+    with pytest.raises(SystemExit):
+        main(["gpt", "--help"])
+    described = " ".join(capsys.readouterr().out.split()).split("--no-progress ")[1]
+    assert "accuracy" not in described and "held-out loss and the samples" in described
+    argv = ["gpt", "--steps", "2", "--samples", "1", "--out", str(tmp_path), *SMALL_GPT]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "accuracy" not in printed
+    assert "mean loss on 5 held-out names" in printed and "1 names sampled" in printed

@@ -127,10 +127,32 @@ def _layer_sizes(text: str) -> list[int]:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with every usage error in one line (argparse prints the usage first)."""
+    """argparse, with every usage error in one line (argparse prints the usage first).
+
+    A command whose ``reads_expression`` is set (graph, explore) takes an argument that
+    starts with a single '-' as its EXPR when that argument is an expression and not one
+    of the command's options: ``graph '-x*w' x=1 w=2``. argparse alone reads ``-x*w`` as
+    an unknown option, and ``-o*x`` as ``-o`` with the file name ``*x``.
+    """
+
+    reads_expression = False
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def _parse_optional(self, arg_string: str) -> object:
+        # argparse's hook that tells options from positional arguments; it returns
+        # None for a positional one
+        parsed = super()._parse_optional(arg_string)
+        if parsed is None or not self.reads_expression:
+            return parsed
+        if arg_string in self._option_string_actions or arg_string.startswith("--"):
+            return parsed  # -o, --format, --output=FILE, --out (an abbreviation), --typo
+        try:
+            parse(arg_string)
+        except ExpressionError:
+            return parsed  # not an expression: left to argparse (an unknown option, -oFILE)
+        return None
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -240,8 +262,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "order given), and write the computation graph.",
         epilog=f"EXPR may use numbers (2, 0.5, 1e-3), variables, + - * / ** (as in Python: "
         f"-x**2 is -(x**2) and 2**3**2 is 2**9), parentheses and the functions "
-        f"{', '.join(FUNCTIONS)}. It is parsed, never run as Python. An EXPR that starts "
-        f"with '-' goes after '--', with the options before it: {PROG} graph -o - -- '-x**2' x=3. "
+        f"{', '.join(FUNCTIONS)}. It is parsed, never run as Python. EXPR may start with "
+        f"'-' ({PROG} graph '-x*w' x=3 w=2); give a file name with a space after -o "
+        f"(-o FILE), or put EXPR after '--' ({PROG} graph -o - -- '-x**2' x=3). "
         f"Example: {PROG} graph 'tanh(x*w + b)' x=1 w=2 b=-1",
     )
     graph.add_argument("expression", metavar="EXPR", help="the expression, e.g. 'x*w + b'")
@@ -292,12 +315,17 @@ def _build_parser() -> argparse.ArgumentParser:
 
     gpt = _add_gpt_command(commands)
 
+    graph.reads_expression = explore.reads_expression = True
     for command in (demo, train, evaluate, graph, explore, gpt):
         command.set_defaults(parser=command)
     return parser
 
 
-def _add_output_options(command: argparse.ArgumentParser, default_out: str) -> None:
+def _add_output_options(
+    command: argparse.ArgumentParser,
+    default_out: str,
+    progress_help: str = "no progress bar (the loss and accuracy lines are still printed)",
+) -> None:
     command.add_argument(
         "--out",
         type=Path,
@@ -309,7 +337,7 @@ def _add_output_options(command: argparse.ArgumentParser, default_out: str) -> N
         "--no-progress",
         dest="progress",
         action="store_false",
-        help="no progress bar (the loss and accuracy lines are still printed)",
+        help=progress_help,
     )
 
 
@@ -517,6 +545,13 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         raise _InputError(f"cannot read {str(args.model)!r}: {error.strerror}") from None
     except ValueError as error:
         raise _InputError(str(error)) from None
+    if isinstance(model, GPT):  # a model of names: it has no accuracy on 2-D points
+        raise _InputError(
+            f"{str(args.model)!r} holds a GPT (a model of names, as 'gpt' saves), not a "
+            "classifier of 2-D points (as 'demo' and 'train' save), so it has no accuracy to "
+            f"measure; '{PROG} gpt' trains one and prints its held-out loss and samples, and "
+            f"in Python nn.load({str(args.model)!r}).generate(bos=...) samples from this one"
+        )
     # what the training run recorded (the file is valid JSON: nn.load has read it)
     metadata = json.loads(args.model.read_text(encoding="utf-8")).get("metadata", {})
     setup = metadata.get("training")
@@ -552,6 +587,7 @@ def _evaluate_expression(args: argparse.Namespace) -> tuple[object, dict[str, Va
 def _run_graph(args: argparse.Namespace) -> int:
     expression, inputs, result = _evaluate_expression(args)
 
+    _check_output_name(args.output, standard_output=True)
     output_format = _graph_format(args.output, args.format)
     output = f"graph.{output_format}" if args.output is None else args.output
     drawing = viz.draw_dot(result)
@@ -607,7 +643,12 @@ def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     )
     for flag, kind, default, text in options:
         gpt.add_argument(flag, type=kind, default=default, help=text)
-    _add_output_options(gpt, default_out="tinygrad_edu_gpt")
+    _add_output_options(
+        gpt,
+        default_out="tinygrad_edu_gpt",
+        progress_help="no progress bar, and with it no running training loss (the bar shows "
+        "it); the held-out loss and the samples are still printed",
+    )
     gpt.set_defaults(run=_run_gpt)
     return gpt
 
@@ -685,13 +726,20 @@ def _save_gpt(model: GPT, tokenizer: datasets.CharTokenizer, steps: int, path: P
         raise _InputError(f"--out: cannot write the model: {error}") from None
 
 
+def _check_output_name(output: str | None, *, standard_output: bool = False) -> None:
+    """Refuse an -o that names no file it could write (graph's and explore's), in one line."""
+    dash = ", or '-' for standard output" if standard_output else ""
+    if output == "":
+        raise _InputError(f"-o: give a file name{dash}")
+    if output not in (None, "-") and Path(output).is_dir():
+        raise _InputError(f"-o: {output!r} is a directory; give a file name{dash}")
+
+
 _FORMAT_OF_SUFFIX = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
 
 
 def _graph_format(output: str | None, chosen: str | None) -> str:
     """The format to write: ``--format`` if given, else the one FILE's suffix names."""
-    if output == "":
-        raise _InputError("-o: give a file name, or '-' for standard output")
     suffix = Path(output).suffix.lower() if output not in (None, "-") else ""
     named = _FORMAT_OF_SUFFIX.get(suffix)
     if suffix and named is None:
@@ -708,6 +756,7 @@ def _graph_format(output: str | None, chosen: str | None) -> str:
 
 def _run_explore(args: argparse.Namespace) -> int:
     expression, _, result = _evaluate_expression(args)
+    _check_output_name(args.output)
     try:
         page = viz.explore(result)
     except ValueError as error:  # a graph too large to show
