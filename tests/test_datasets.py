@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 import random
 import statistics
@@ -142,3 +143,132 @@ def test_noise_too_large_for_float64_is_refused_not_turned_into_infinity(name) -
     # a large noise whose draws stay in range is still taken, with finite coordinates
     points, _ = make(100, noise=1e300, seed=0)
     assert all(math.isfinite(c) for point in points for c in point)
+
+
+# ------------------------------------------------------------------ names: examples and splits
+
+
+def _windows_by_slicing(name: str, context: int) -> list[tuple[str, str]]:
+    """The reference: pad the name with '.' (the boundary) and read every window of it."""
+    padded = "." * context + name + "."
+    return [(padded[i : i + context], padded[i + context]) for i in range(len(name) + 1)]
+
+
+def _ids(text: str, tokenizer: datasets.CharTokenizer) -> list[int]:
+    return [tokenizer.bos if ch == "." else tokenizer.chars.index(ch) for ch in text]
+
+
+@pytest.mark.parametrize("context", [1, 2, 3, 5])
+def test_context_pairs_are_the_windows_of_the_padded_names(context) -> None:
+    names = ["emma", "a", "bob", "", "xavier"]
+    tokenizer = datasets.CharTokenizer.from_documents(names)
+    contexts, targets = datasets.context_pairs(names, tokenizer, context=context)
+    expected = [w for name in names for w in _windows_by_slicing(name, context)]
+    assert len(contexts) == len(targets) == sum(len(name) + 1 for name in names)
+    assert contexts == [_ids(window, tokenizer) for window, _ in expected]
+    assert targets == [_ids(target, tokenizer)[0] for _, target in expected]
+    assert all(type(window) is list and len(window) == context for window in contexts)
+
+
+def test_context_pairs_of_one_character_are_the_bigrams_of_the_encoded_names() -> None:
+    names = datasets.load_names()[:300]
+    tokenizer = datasets.CharTokenizer.from_documents(names)
+    contexts, targets = datasets.context_pairs(names, tokenizer, context=1)
+    bigrams = [
+        pair for name in names for pair in zip(tokenizer.encode(name), tokenizer.encode(name)[1:])
+    ]
+    assert [(window[0], target) for window, target in zip(contexts, targets)] == bigrams
+
+
+def test_context_pairs_windows_are_separate_lists() -> None:
+    tokenizer = datasets.CharTokenizer.from_documents(["ab"])
+    contexts, _ = datasets.context_pairs(["ab"], tokenizer, context=2)
+    contexts[0][0] = 99  # changing one example must not change another
+    assert contexts[1] == [tokenizer.bos, 0]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda tok: datasets.context_pairs(["ab"], tok, context=0),
+            ValueError,
+            "context must be >= 1",
+        ),
+        (
+            lambda tok: datasets.context_pairs(["ab"], tok, context=2.0),
+            TypeError,
+            "context must be an int",
+        ),
+        (
+            lambda tok: datasets.context_pairs("ab", tok),
+            TypeError,
+            "context_pairs: expected a list",
+        ),
+        (lambda tok: datasets.context_pairs(["ab"], "ab"), TypeError, "must be a CharTokenizer"),
+        (lambda tok: datasets.context_pairs(["abc"], tok), ValueError, "unknown character 'c'"),
+    ],
+)
+def test_context_pairs_refuses_bad_arguments(call, error, message) -> None:
+    with pytest.raises(error, match=message):
+        call(datasets.CharTokenizer.from_documents(["ab"]))
+
+
+@pytest.mark.parametrize(
+    ("n", "fraction", "held"), [(10, 0.1, 1), (10, 0.25, 2), (7, 0.5, 4), (2, 0.5, 1)]
+)
+def test_split_held_out_is_a_shuffled_partition_of_the_given_size(n, fraction, held) -> None:
+    items = [f"name{i}" for i in range(n)]
+    original = items[:]
+    train, held_out = datasets.split_held_out(items, held_out=fraction, seed=0)
+    assert len(held_out) == held and len(train) == n - held
+    assert sorted(train + held_out) == sorted(items)  # every item once, in one part
+    assert items == original  # the input is not shuffled in place
+
+
+def test_split_held_out_mixes_the_order_and_follows_the_seed() -> None:
+    items = list(range(100))
+    train, held = datasets.split_held_out(items, held_out=0.2, seed=3)
+    assert train + held != items
+    assert datasets.split_held_out(items, 0.2, seed=3) == (train, held)
+    assert datasets.split_held_out(items, 0.2, seed=random.Random(3)) == (train, held)
+    assert datasets.split_held_out(items, 0.2, seed=4) != (train, held)
+    random.seed(99)
+    state = random.getstate()
+    datasets.split_held_out(items, 0.2, seed=None)
+    assert random.getstate() == state
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: datasets.split_held_out([1, 2, 3], held_out=0.0),
+            ValueError,
+            "held_out must be > 0",
+        ),
+        (
+            lambda: datasets.split_held_out([1, 2, 3], held_out=1.0),
+            ValueError,
+            "held_out must be < 1",
+        ),
+        (lambda: datasets.split_held_out([1, 2, 3], held_out=0.1), ValueError, "holds out 0"),
+        (lambda: datasets.split_held_out([1, 2, 3], held_out=0.9), ValueError, "holds out 3"),
+        (lambda: datasets.split_held_out([], held_out=0.5), ValueError, "of 0 items"),
+        (lambda: datasets.split_held_out("abc"), TypeError, "items must be a list"),
+        (lambda: datasets.split_held_out({1, 2}), TypeError, "items must be a list"),
+        (
+            lambda: datasets.split_held_out([1, 2], held_out=True),
+            TypeError,
+            "held_out must be a real",
+        ),
+    ],
+)
+def test_split_held_out_refuses_bad_arguments(call, error, message) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_the_examples_in_the_docstrings_run_as_shown() -> None:
+    failures, tried = doctest.testmod(datasets, verbose=False)
+    assert tried >= 10 and failures == 0

@@ -15,8 +15,11 @@ where it blurs the angle); a noise so large that a draw leaves the float64 range
 >>> len(X), sorted(y)
 (4, [0, 0, 1, 1])
 
-For language models: :func:`load_names` (32,033 first names, shipped with the package)
-and :class:`CharTokenizer`, which turns text into token ids and back.
+For language models: :func:`load_names` (32,033 first names, shipped with the package),
+:class:`CharTokenizer`, which turns text into token ids and back,
+:func:`context_pairs`, which turns names into (previous characters, next character)
+examples, and :func:`split_held_out`, which keeps some of them aside to measure a model
+on data it never trained on.
 """
 
 from __future__ import annotations
@@ -25,19 +28,23 @@ import math
 import random
 from collections.abc import Iterable, Sequence
 from importlib import resources
+from typing import TypeVar
 
 from tinygrad_edu._checks import check_int, check_real, random_generator
 
 __all__ = [
     "CharTokenizer",
+    "context_pairs",
     "load_names",
     "make_circles",
     "make_moons",
     "make_spirals",
     "make_xor",
+    "split_held_out",
 ]
 
 Dataset = tuple[list[list[float]], list[int]]
+Item = TypeVar("Item")
 
 
 def _linspace(start: float, stop: float, n: int, *, endpoint: bool = True) -> list[float]:
@@ -281,3 +288,82 @@ class CharTokenizer:
 
     def __repr__(self) -> str:
         return f"CharTokenizer({self.chars!r}, vocab_size={self.vocab_size})"
+
+
+def context_pairs(
+    names: Iterable[str], tokenizer: CharTokenizer, context: int = 3
+) -> tuple[list[list[int]], list[int]]:
+    """Every (previous ``context`` tokens, next token) example in ``names``, as ``(X, y)``.
+
+    Each name is read as ``tokenizer.encode(name)``, i.e. between two ``bos`` tokens,
+    and the window of the ``context`` tokens before each position starts out filled
+    with ``bos``: "nothing yet". So every character of a name is a target, and so is
+    the ``bos`` after its last character (that is how a model learns where names end).
+    A name of ``n`` characters gives ``n + 1`` examples. With ``context=1`` the examples
+    are the name's *bigrams* (pairs of neighbouring tokens).
+
+    ``X[i]`` is a list of ``context`` token ids, oldest first, and ``y[i]`` the id that
+    follows them. A character the tokenizer does not know is a ValueError (from
+    :meth:`CharTokenizer.encode`).
+
+    >>> tok = CharTokenizer.from_documents(["emma"])      # 'a' 0, 'e' 1, 'm' 2, bos 3
+    >>> X, y = context_pairs(["emma"], tok, context=3)
+    >>> for window, target in zip(X, y):
+    ...     print(repr(tok.decode(window)), window, "->", target)
+    '' [3, 3, 3] -> 1
+    'e' [3, 3, 1] -> 2
+    'em' [3, 1, 2] -> 2
+    'emm' [1, 2, 2] -> 0
+    'mma' [2, 2, 0] -> 3
+    """
+    if not isinstance(tokenizer, CharTokenizer):
+        raise TypeError(
+            f"context_pairs: tokenizer must be a CharTokenizer, got {type(tokenizer).__name__}"
+        )
+    context = check_int("context_pairs", "context", context)
+    if isinstance(names, str):
+        raise TypeError("context_pairs: expected a list of names, got one str")
+    X: list[list[int]] = []  # noqa: N806  (X and y, as for the other data sets)
+    y: list[int] = []
+    for name in names:
+        tokens = tokenizer.encode(name)
+        window = [tokenizer.bos] * context
+        for token in tokens[1:]:  # the first bos is only ever read, never predicted
+            X.append(window)
+            y.append(token)
+            window = [*window[1:], token]
+    return X, y
+
+
+def split_held_out(
+    items: Sequence[Item], held_out: float = 0.1, seed: int | random.Random | None = None
+) -> tuple[list[Item], list[Item]]:
+    """``(train, held)``: a shuffled copy of ``items`` cut in two, ``held`` the last part.
+
+    ``held`` gets ``round(held_out * len(items))`` of the items, ``train`` the others,
+    in shuffled order (so a file sorted by popularity or by letter is mixed before it
+    is cut). Neither part may be empty: a fraction that leaves one of them empty is a
+    ValueError. ``items`` itself is not changed.
+
+    Split *names*, not the examples made from them: the examples of one name overlap
+    (``em`` -> ``m`` and ``emm`` -> ``a`` share letters), so a held-out example whose
+    name was partly trained on would measure memory, not generalisation.
+
+    >>> train, held = split_held_out(["ann", "bob", "cy", "dee"], held_out=0.25, seed=0)
+    >>> len(train), len(held), sorted(train + held)
+    (3, 1, ['ann', 'bob', 'cy', 'dee'])
+    """
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+        raise TypeError(f"split_held_out: items must be a list, got {type(items).__name__}")
+    held_out = check_real("split_held_out", "held_out", held_out, above=0.0, below=1.0)
+    rng = random_generator("split_held_out", seed)
+    n_held = round(held_out * len(items))
+    if not 0 < n_held < len(items):
+        raise ValueError(
+            f"split_held_out: held_out={held_out!r} of {len(items)} items holds out {n_held}, "
+            "which leaves a part empty; both parts need at least one item"
+        )
+    shuffled = list(items)
+    rng.shuffle(shuffled)
+    cut = len(shuffled) - n_held
+    return shuffled[:cut], shuffled[cut:]
