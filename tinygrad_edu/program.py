@@ -52,6 +52,7 @@ value one part leaves to another goes through a flat list, the *tape* ``t``.
 from __future__ import annotations
 
 import builtins
+import copy
 import inspect
 import keyword
 import math
@@ -59,9 +60,9 @@ import numbers
 import re
 from collections.abc import Callable, Iterator, Sequence
 from functools import update_wrapper
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, SupportsIndex
 
-from tinygrad_edu import engine, operators
+from tinygrad_edu import engine, fused, interop, operators
 from tinygrad_edu.engine import Op, Value, enable_grad, topological_order
 
 __all__ = ["STATEMENTS_PER_PART", "Program", "TraceMismatchError", "compile", "trace"]
@@ -80,23 +81,40 @@ _CALLED = {  # functions the generated code calls by these names
 }
 
 
+_DECIDED = (
+    "A Python decision that depends on a number (an if, a loop count, a max, a .data) went "
+    "another way; trace at these inputs, or make the decision an operation"
+)
+
+
 class TraceMismatchError(RuntimeError):
     """``f`` performed other operations than the ones traced (found with ``check=True``)."""
 
 
 # --------------------------------------------------------------------------- the op rules
-# For each op the program knows by name: its forward expression, and the contribution
+# For each op the program knows by name: its forward expressions (assigned to the output
+# in turn: one, except for a long weighted sum), and the contribution
 # ``local_grad * g`` that the edge to parent ``i`` adds to that parent's adjoint, written
 # exactly as the op table computes it (the same float operations in the same order).
 # ``a`` are the operand expressions (parents, then constants), ``o`` the output's name.
 
-Forward = Callable[[list[str]], str]
+Forward = Callable[[list[str], str], list[str]]
 Contribution = Callable[[list[str], str, int, str], str]
 
+# How many products of a weighted sum go on one line. A longer sum continues on the next
+# line as ``o = o + w * x + ...``: Python adds left to right, so that is the same sum in
+# the same order, bit for bit, and it keeps Python's compiler, which recurses once per
+# ``+`` of an expression, from running out of stack on a neuron with thousands of inputs.
+_TERMS_PER_LINE = 16
 
-def _weighted_sum_forward(a: list[str]) -> str:
+
+def _weighted_sum_forward(a: list[str], o: str) -> list[str]:
     n = (len(a) - 1) // 2
-    return " + ".join([a[n], *(f"{w} * {x}" for w, x in zip(a[:n], a[n + 1 :]))])
+    products = [f"{w} * {x}" for w, x in zip(a[:n], a[n + 1 :])]
+    lines = [" + ".join([a[n], *products[:_TERMS_PER_LINE]])]  # (b + w1 * x1) + w2 * x2 ...
+    for i in range(_TERMS_PER_LINE, n, _TERMS_PER_LINE):
+        lines.append(" + ".join([o, *products[i : i + _TERMS_PER_LINE]]))
+    return lines
 
 
 def _weighted_sum_contribution(a: list[str], o: str, i: int, g: str) -> str:
@@ -107,30 +125,36 @@ def _weighted_sum_contribution(a: list[str], o: str, i: int, g: str) -> str:
 
 
 _RULES: dict[Op, tuple[Forward, Contribution]] = {
-    engine.ADD: (lambda a: f"{a[0]} + {a[1]}", lambda a, o, i, g: g),
-    engine.SUB: (lambda a: f"{a[0]} - {a[1]}", lambda a, o, i, g: f"-{g}" if i else g),
-    engine.RSUB: (lambda a: f"{a[1]} - {a[0]}", lambda a, o, i, g: f"-{g}"),
-    engine.MUL: (lambda a: f"{a[0]} * {a[1]}", lambda a, o, i, g: f"{a[1 - i]} * {g}"),
+    engine.ADD: (lambda a, o: [f"{a[0]} + {a[1]}"], lambda a, o, i, g: g),
+    engine.SUB: (lambda a, o: [f"{a[0]} - {a[1]}"], lambda a, o, i, g: f"-{g}" if i else g),
+    engine.RSUB: (lambda a, o: [f"{a[1]} - {a[0]}"], lambda a, o, i, g: f"-{g}"),
+    engine.MUL: (lambda a, o: [f"{a[0]} * {a[1]}"], lambda a, o, i, g: f"{a[1 - i]} * {g}"),
     engine.DIV: (
-        lambda a: f"{a[0]} / {a[1]}",
+        lambda a, o: [f"{a[0]} / {a[1]}"],
         lambda a, o, i, g: f"(-{o} / {a[1]}) * {g}" if i else f"(1.0 / {a[1]}) * {g}",
     ),
-    engine.RDIV: (lambda a: f"{a[1]} / {a[0]}", lambda a, o, i, g: f"(-{o} / {a[0]}) * {g}"),
-    engine.NEG: (lambda a: f"-{a[0]}", lambda a, o, i, g: f"-{g}"),
-    engine.EXP: (lambda a: f"exp({a[0]})", lambda a, o, i, g: f"{o} * {g}"),
-    engine.LOG: (lambda a: f"log({a[0]})", lambda a, o, i, g: f"(1.0 / {a[0]}) * {g}"),
-    engine.TANH: (lambda a: f"tanh({a[0]})", lambda a, o, i, g: f"(1.0 - {o} * {o}) * {g}"),
+    engine.RDIV: (
+        lambda a, o: [f"{a[1]} / {a[0]}"],
+        lambda a, o, i, g: f"(-{o} / {a[0]}) * {g}",
+    ),
+    engine.NEG: (lambda a, o: [f"-{a[0]}"], lambda a, o, i, g: f"-{g}"),
+    engine.EXP: (lambda a, o: [f"exp({a[0]})"], lambda a, o, i, g: f"{o} * {g}"),
+    engine.LOG: (lambda a, o: [f"log({a[0]})"], lambda a, o, i, g: f"(1.0 / {a[0]}) * {g}"),
+    engine.TANH: (
+        lambda a, o: [f"tanh({a[0]})"],
+        lambda a, o, i, g: f"(1.0 - {o} * {o}) * {g}",
+    ),
     engine.SIGMOID: (
-        lambda a: f"sigmoid({a[0]})",
+        lambda a, o: [f"sigmoid({a[0]})"],
         lambda a, o, i, g: f"({o} * (1.0 - {o})) * {g}",
     ),
     engine.RELU: (
-        lambda a: f"{a[0]} if {a[0]} > 0.0 else 0.0",
+        lambda a, o: [f"{a[0]} if {a[0]} > 0.0 else 0.0"],
         lambda a, o, i, g: f"(1.0 if {a[0]} > 0.0 else 0.0) * {g}",
     ),
-    engine.SIN: (lambda a: f"sin({a[0]})", lambda a, o, i, g: f"cos({a[0]}) * {g}"),
-    engine.COS: (lambda a: f"cos({a[0]})", lambda a, o, i, g: f"(-sin({a[0]})) * {g}"),
-    engine.WEIGHTED_SUM: (_weighted_sum_forward, _weighted_sum_contribution),
+    engine.SIN: (lambda a, o: [f"sin({a[0]})"], lambda a, o, i, g: f"cos({a[0]}) * {g}"),
+    engine.COS: (lambda a, o: [f"cos({a[0]})"], lambda a, o, i, g: f"(-sin({a[0]})) * {g}"),
+    fused.WEIGHTED_SUM: (_weighted_sum_forward, _weighted_sum_contribution),
 }
 
 # Ops whose result can leave the float64 range without raising (x * y, x / tiny, ...);
@@ -139,30 +163,45 @@ _RULES: dict[Op, tuple[Forward, Contribution]] = {
 # operation went out of range, and the eager run then raises the eager error.
 _MAY_OVERFLOW = {
     engine.ADD, engine.SUB, engine.RSUB, engine.MUL, engine.DIV, engine.RDIV,
-    engine.WEIGHTED_SUM,
+    fused.WEIGHTED_SUM,
 }  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the Wengert list
 
 
-class _Names:
-    """Unique, valid Python names: a Value's label when it can be one, else ``v1, v2, ...``."""
+# A name the generated code may use for a value: plain ASCII, so that no two different
+# labels can be the same name to Python (which reads ``𝐱`` and ``ｘ`` as ``x``: it
+# normalises identifiers to NFKC), and not starting with ``_`` (kept for the op functions
+# ``_op0_forward`` and the local derivatives ``_d_v1``).
+_SAFE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*", re.ASCII)
+# Names the generated code itself reads: the tape ``t``, the builtin ``sum``, the functions
+# it calls, and the parts ``part_0, part_1, ...``. A value of that name would hide them.
+_RESERVED = re.compile(rf"t|sum|part_[0-9]+|{'|'.join(_CALLED)}")
 
-    def __init__(self, reserved: set[str]) -> None:
-        self.taken = set(reserved)
+
+class _Names:
+    """Unique, safe Python names: a Value's label when it is one, else ``v1, v2, ...``.
+
+    A label is used as the name only if it is an ASCII identifier (see ``_SAFE_NAME``),
+    not a keyword and not a name the generated code reads; any other label, ``θ`` or
+    ``sum`` or ``two words``, gets a generated name and is shown in the listing's comment.
+    """
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
         self.count = 0
 
     def _usable(self, name: str) -> bool:
         return (
-            name.isidentifier()
+            _SAFE_NAME.fullmatch(name) is not None
+            and _RESERVED.fullmatch(name) is None
             and not keyword.iskeyword(name)
-            and not name.startswith("_")  # kept for the functions the program calls
             and name not in self.taken
         )
 
-    def new(self, label: str, prefix: str = "v") -> str:
-        name = label
+    def new(self, label: object, prefix: str = "v") -> str:
+        name = label if isinstance(label, str) else ""
         while not self._usable(name):
             self.count += 1
             name = f"{prefix}{self.count}"
@@ -177,6 +216,12 @@ class _Names:
             candidate = f"g{n}_{name}"
         self.taken.add(candidate)
         return candidate
+
+
+def _shown(label: object) -> str:
+    """A label as the listing's comments show it: as it is, or its repr if it has a line
+    break or other unprintable characters (a comment must stay one line)."""
+    return label if isinstance(label, str) and label.isprintable() else repr(label)
 
 
 class _Statement(NamedTuple):
@@ -199,16 +244,22 @@ def _literal(c: float) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
+# The library's own ops: their forward gives a float, their derivative floats.
+_BUILT_IN_OPS = frozenset(interop.builtin_ops())
+_OpUse = tuple[Op, int]  # an op without a rule, and its number of parents (0: built-in)
+
+
 def _wengert_list(
-    order: list[Value], names: _Names, name_of: dict[Value, str], functions: dict[str, Any]
+    order: list[Value], names: _Names, name_of: dict[Value, str], keys: dict[_OpUse, str]
 ) -> tuple[list[_Statement], dict[Value, str]]:
     """The forward assignments, then the adjoint assignments; returns them and the adjoints.
 
-    ``name_of`` holds the inputs' names and receives the other nodes'; ``functions``
-    receives the forward and derivative of any op without a rule in ``_RULES``.
+    ``name_of`` holds the inputs' names and receives the other nodes'; ``keys``
+    receives each op without a rule in ``_RULES`` (with its number of parents, which
+    the checks of an op of your own depend on) and the name its functions are called
+    by (``_op0`` for ``_op0_forward`` and ``_op0_derivative``).
     """
     statements = []
-    keys: dict[Op, str] = {}  # ops without a rule: the names their functions are called by
     local_grads: dict[Value, str] = {}  # nodes of such ops: their derivative tuple
     for node in order:  # forward: inputs first, each node after its parents
         if not node.parents:
@@ -216,15 +267,16 @@ def _wengert_list(
         name = name_of[node] = names.new(node.label)
         operands = [name_of[p] for p in node.parents] + [_literal(c) for c in node.constants]
         op = node._op
-        comment = op.name + (f" ({node.label})" if node.label and node.label != name else "")
+        labelled = node.label and node.label != name
+        comment = op.name + (f" ({_shown(node.label)})" if labelled else "")
         rule = _RULES.get(op)
         if rule is not None:
-            statements.append(
-                _Statement(name, rule[0](operands), comment, True, op in _MAY_OVERFLOW)
-            )
+            *first, last = rule[0](operands, name)
+            statements += [_Statement(name, e, f"{comment}, first terms", True) for e in first]
+            statements.append(_Statement(name, last, comment, True, op in _MAY_OVERFLOW))
             continue
-        key = keys.setdefault(op, f"_op{len(keys)}")  # the op's own rules, called by name
-        functions[f"{key}_forward"], functions[f"{key}_derivative"] = op.forward, op.derivative
+        use = (op, 0 if op in _BUILT_IN_OPS else len(node.parents))
+        key = keys.setdefault(use, f"_op{len(keys)}")  # the op's own rules, called by name
         statements.append(
             _Statement(name, f"{key}_forward({', '.join(operands)})", comment, True, True)
         )
@@ -258,6 +310,42 @@ def _wengert_list(
             comment = f"d {out}/d {name_of[parent]} ({node._op.name})"
             statements.append(_Statement(adjoint[parent], contribution, comment, assign=assign))
     return statements, adjoint
+
+
+class _EagerAnswer(Exception):  # noqa: N818  (a signal, not an error the user sees)
+    """Raised inside a program: only the eager run gives the right answer or error here."""
+
+
+def _op_functions(op: Op, n_parents: int) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The forward and derivative a program calls for an op without a rule in ``_RULES``.
+
+    The built-in ops give floats by construction and are called as they are. An op of
+    your own is checked as ``Op.__call__`` checks it: a forward that gives an ``int`` is
+    made a float with ``float()`` (an ``int`` would compute exactly, and differently),
+    and anything ``Op.__call__`` refuses (a ``bool``, a Value, a derivative that is a
+    Value) makes the program hand the call to the eager run, which raises the eager
+    error, naming the op.
+    """
+    if op in _BUILT_IN_OPS:
+        return op.forward, op.derivative
+    forward, checked_derivative = op.forward, op.checked_derivative
+
+    def checked_forward(*operands: float) -> float:
+        out = forward(*operands)
+        if type(out) is float:
+            return out
+        if isinstance(out, (bool, Value)) or not isinstance(out, numbers.Real):
+            raise _EagerAnswer
+        return float(out)  # as Op.__call__ does (an int past float64 is an OverflowError)
+
+    def derivative(*operands_and_out: float) -> tuple:
+        *operands, out = operands_and_out
+        local_grads = checked_derivative(operands, out, n_parents)
+        if any(isinstance(d, Value) for d in local_grads):
+            raise _EagerAnswer
+        return local_grads
+
+    return checked_forward, derivative
 
 
 # --------------------------------------------------------------------------- the program
@@ -301,12 +389,13 @@ class Program:
         self.parameters: list[Value] = [v for v in order if not v.parents and v not in is_arg]
         self.n_operations = len(order) - len(is_arg.intersection(order)) - len(self.parameters)
 
-        functions = dict(_CALLED)
-        names = _Names({"t", *functions})
+        names = _Names()
         name_of = {x: names.new(x.label, "x") for x in args}
         name_of.update((p, names.new(p.label, "p")) for p in self.parameters)
         self.arg_names = [name_of[x] for x in args]
-        statements, adjoint = _wengert_list(order, names, name_of, functions)
+        keys: dict[_OpUse, str] = {}
+        statements, adjoint = _wengert_list(order, names, name_of, keys)
+        self._ops = {key: use for use, key in keys.items()}
         inputs = [*args, *self.parameters]
         for leaf in inputs:  # an input f does not depend on: its gradient is 0.0
             if leaf not in adjoint:
@@ -325,17 +414,26 @@ class Program:
             )
         self._aux_names = [name_of[v] for v in aux_values]
         self._aux = _rebuild(aux, iter(self._aux_names))  # its shape, without the graph
-        self._operations = _operations(out, args, self.parameters) if check else []
-        parameter_names = [name_of[p] for p in self.parameters]
+        self._graph = _graph(out, aux, args, self.parameters) if check else ([], None)
         # Only text is kept: the listing, the source, and the compiled parts.
-        self._listing = self._list(statements, parameter_names)
-        self._compile(statements, [*self.arg_names, *parameter_names], functions)
+        self._listing = self._list(statements, inputs, name_of)
+        self._compile(statements, [name_of[leaf] for leaf in inputs])
 
-    def _list(self, statements: list[_Statement], parameter_names: list[str]) -> str:
+    def _list(
+        self, statements: list[_Statement], inputs: list[Value], name_of: dict[Value, str]
+    ) -> str:
         """The Wengert list as text: the signature, the statements with comments, the return."""
+        renamed = [
+            f"{name_of[leaf]} is {leaf.label!r}"
+            for leaf in inputs
+            if leaf.label and leaf.label != name_of[leaf]
+        ]
         lines = [f"def {self.name}({', '.join(self.arg_names)}):"]
-        if parameter_names:
-            lines.append(f"    # parameters (read from their Values): {', '.join(parameter_names)}")
+        if renamed:  # a label that is not a safe name: say which name stands for it
+            lines.append(f"    # {', '.join(renamed)}")
+        if self.parameters:
+            parameter_names = ", ".join(name_of[p] for p in self.parameters)
+            lines.append(f"    # parameters (read from their Values): {parameter_names}")
         forward = None
         for s in statements:
             if s.forward != forward:
@@ -346,14 +444,12 @@ class Program:
         n_args = len(self.arg_names)
         grads = ", ".join(self._grad_names[:n_args]) + ("," if n_args == 1 else "")
         lines.append(f"    return {self._value_name}, ({grads})")
-        if parameter_names:
+        if self.parameters:
             lines.append("    # and for each parameter p: p.grad += g_p")
         return "\n".join(lines)
 
-    def _compile(
-        self, statements: list[_Statement], inputs: list[str], functions: dict[str, Any]
-    ) -> None:
-        """Cut the statements into parts and compile each into a function of the tape."""
+    def _compile(self, statements: list[_Statement], inputs: list[str]) -> None:
+        """Cut the statements into parts, write each as a function of the tape, compile them."""
         outputs = [self._value_name, *self._grad_names, *self._aux_names]
         parts = [
             statements[i : i + STATEMENTS_PER_PART]
@@ -373,7 +469,8 @@ class Program:
                 for name in reads:
                     if (
                         name not in written
-                        and name not in functions
+                        and name not in _CALLED
+                        and not name.startswith("_op")  # an op's forward or derivative
                         and not keyword.iskeyword(name)
                     ):
                         loads[name] = None
@@ -390,16 +487,68 @@ class Program:
             slots.setdefault(name, len(slots))
         self._tape_size = len(slots)
         self._outputs = [slots[name] for name in outputs]
-        sources = [
+        self._sources = [
             _part_source(k, part, loads, stores, slots)
             for k, (part, (loads, stores)) in enumerate(zip(parts, plans))
         ]
-        self.source = "\n\n\n".join(sources)
+        self.source = "\n\n\n".join(self._sources)
+        self._link()
+
+    def _link(self) -> None:
+        """Compile the parts' source, with the functions it calls, into ``self._parts``."""
+        functions: dict[str, Any] = dict(_CALLED)
+        for key, (op, n_parents) in self._ops.items():
+            functions[f"{key}_forward"], functions[f"{key}_derivative"] = _op_functions(
+                op, n_parents
+            )
         self._parts = []
-        for k, source in enumerate(sources):
+        for k, source in enumerate(self._sources):
             namespace = dict(functions)
             exec(builtins.compile(source, f"<program {self.name}, part {k}>", "exec"), namespace)
             self._parts.append(namespace[f"part_{k}"])
+
+    # ----------------------------------------------------------------- pickling
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        """Pickle the program itself: its source, parameters and ``f``, compiled again on load.
+
+        A loaded program is the same program: the same frozen decisions, the same
+        listing, bit for bit the same numbers. Its parameters are Values, so a model
+        pickled together with its program (``pickle.dumps((model, program))``) comes
+        back with the program reading and updating that model's parameters. ``f`` goes
+        with it, as the eager run needs it (and ``check=True`` too); pickle stores a
+        function by its module and name, so ``f`` must be defined at module level (or be
+        a method of a picklable object), and so must the rules of an op of your own.
+        A lambda or a function defined inside another is refused with a TypeError
+        saying what to do.
+        """
+        _check_picklable(self.function, f"the program of {self.name}")
+        for op, _ in self._ops.values():
+            if op not in _BUILT_IN_OPS:
+                for rule in (op.forward, op.derivative):
+                    _check_picklable(rule, f"the program of {self.name} (op {op.name!r})")
+        return super().__reduce_ex__(protocol)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_parts"]  # functions compiled from text: compiled again on load
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._link()
+
+    # copy.copy and copy.deepcopy need no pickling by name: a lambda's program copies too.
+    def __copy__(self) -> Program:
+        copied = object.__new__(Program)
+        copied.__dict__.update(self.__dict__)
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Program:
+        copied = object.__new__(Program)
+        memo[id(self)] = copied
+        copied.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return copied
 
     # ----------------------------------------------------------------- running
 
@@ -417,7 +566,7 @@ class Program:
         try:
             for part in self._parts:
                 total += part(tape)
-        except (ArithmeticError, ValueError):
+        except (ArithmeticError, ValueError, _EagerAnswer):
             return self._eager(args)
         n_grads = len(self._grad_names)
         # +0.0: backward() starts each gradient at 0.0, so it is never -0.0
@@ -448,21 +597,25 @@ class Program:
         return value, tuple(x.grad for x in inputs)
 
     def _check_trace(self, args: list[float]) -> None:
-        """Run ``f`` eagerly (without backward) and compare its operations with the trace."""
+        """Run ``f`` eagerly (without backward) and compare its graph and aux with the trace."""
         inputs = [Value(a, name) for a, name in zip(args, self.arg_names)]
-        now = _operations(_run(self.function, inputs, self.has_aux)[0], inputs, self.parameters)
-        for k, (traced, seen) in enumerate(zip(self._operations, now)):
-            if traced != seen:
+        traced, traced_aux = self._graph
+        now, now_aux = _graph(*_run(self.function, inputs, self.has_aux), inputs, self.parameters)
+        for k, (was, seen) in enumerate(zip(traced, now)):
+            if was != seen:
                 raise TraceMismatchError(
                     f"trace check: node {k + 1} of the graph differs: the trace has "
-                    f"{_describe(traced)}, this call computes {_describe(seen)}. A Python "
-                    "decision that depends on a number (an if, a loop count, a .data) went "
-                    "another way; trace at these inputs, or make the decision an operation"
+                    f"{_describe(was)}, this call computes {_describe(seen)}. {_DECIDED}"
                 )
-        if len(now) != len(self._operations):
+        if len(now) != len(traced):
             raise TraceMismatchError(
-                f"trace check: the trace has {len(self._operations)} nodes, this call "
-                f"computes {len(now)} (the first {min(len(now), len(self._operations))} agree)"
+                f"trace check: the trace has {len(traced)} nodes, this call "
+                f"computes {len(now)} (the first {min(len(now), len(traced))} agree)"
+            )
+        if now_aux != traced_aux:
+            raise TraceMismatchError(
+                f"trace check: the aux output differs: the trace returns {traced_aux!r}, "
+                f"this call returns {now_aux!r}. {_DECIDED}"
             )
 
     # ----------------------------------------------------------------- reading
@@ -536,8 +689,11 @@ def _rebuild(structure: Any, items: Iterator[Any]) -> Any:
     return None if structure is None else next(items)
 
 
-def _operations(out: Value, args: list[Value], parameters: list[Value]) -> list[tuple]:
-    """The graph as a list to compare: for each node its op, constants and the nodes it reads.
+def _graph(
+    out: Value, aux: Any, args: list[Value], parameters: list[Value]
+) -> tuple[list[tuple], Any]:
+    """The graph as a list to compare: for each node its op, constants and the nodes it reads;
+    and aux with each of its Values replaced by the text saying which it is.
 
     A leaf is argument ``i``, parameter ``j`` (the same object as in the trace), or a
     leaf made inside ``f``, known by its number (which must not change).
@@ -546,12 +702,19 @@ def _operations(out: Value, args: list[Value], parameters: list[Value]) -> list[
     index = {node: k for k, node in enumerate(order)}
     known = {x: ("argument", i) for i, x in enumerate(args)}
     known.update((p, ("parameter", j)) for j, p in enumerate(parameters))
-    return [
+    nodes = [
         (node._op, node.constants, tuple(index[p] for p in node.parents))
         if node.parents
         else known.get(node, ("leaf", node.data))
         for node in order
     ]
+
+    def which(v: Value) -> str:
+        if v in known:
+            return "{} {}".format(*known[v])
+        return f"node {index[v] + 1}" if v in index else "a Value the value does not use"
+
+    return nodes, _rebuild(aux, map(which, _values_in(aux)))
 
 
 def _describe(node: tuple) -> str:
@@ -560,6 +723,18 @@ def _describe(node: tuple) -> str:
     op, constants, reads = node
     operands = [f"node {k + 1}" for k in reads] + [repr(c) for c in constants]
     return f"{op.name!r} of ({', '.join(operands)})"
+
+
+def _check_picklable(f: object, what: str) -> None:
+    """Refuse, saying what to do, a function that pickle cannot store by its name."""
+    qualname = getattr(f, "__qualname__", "")
+    if isinstance(qualname, str) and ("<lambda>" in qualname or "<locals>" in qualname):
+        raise TypeError(
+            f"cannot pickle {what}: it needs {qualname}, and pickle stores a function by "
+            "its module and name, which a lambda or a function defined inside another "
+            "does not have. Define it at module level (or as a method of your model), or "
+            "pickle the model and call trace or compile again after loading"
+        )
 
 
 def _argument_names(f: Callable[..., Any], n: int) -> list[str]:
@@ -614,6 +789,11 @@ class _Compiled:
         #: The programs traced so far, by number of arguments.
         self.programs: dict[int, Program] = {}
         update_wrapper(self, f)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        """Pickle ``f`` and the programs traced so far (see :meth:`Program.__reduce_ex__`)."""
+        _check_picklable(self.function, f"the compiled {self.function.__name__}")
+        return super().__reduce_ex__(protocol)
 
     def __call__(self, *args: float) -> tuple[Any, tuple[float, ...]]:
         program = self.programs.get(len(args))
