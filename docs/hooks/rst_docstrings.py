@@ -9,7 +9,8 @@ Markdown, so this Griffe extension rewrites, for the site only:
   ``:exc:``) into a cross-reference to the object's page, resolved from where the docstring
   stands. A name that resolves nowhere stays a link, so ``mkdocs build --strict`` fails
   on it; a name outside the documented API (the standard library, a private helper) becomes
-  code.
+  code. A name that ``tinygrad_edu.engine`` still forwards to the module it moved to
+  (``engine.dot`` is ``fused.dot``) links to its new home.
 * a run of ``>>>`` lines and their output into a ``pycon`` code block;
 * a paragraph's closing ``::`` into ``:`` (the indented block after it is code in both);
 * ``x**2`` in prose into a literal ``**`` rather than the start of bold text;
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib
 import re
 from typing import Any
 
@@ -167,7 +169,7 @@ def _cross_reference(target: str, obj: griffe.Object) -> str:
     """``[`name`][path]`` for a documented object, plain code for anything else."""
     shown = target.removeprefix("~").removesuffix("()")
     name = shown.rsplit(".", 1)[-1] if target.startswith("~") else shown
-    path = _resolve(shown, obj)
+    path = _new_home(_resolve(shown, obj))
     if path is None:
         if hasattr(builtins, shown):
             return f"`{name}`"
@@ -177,6 +179,15 @@ def _cross_reference(target: str, obj: griffe.Object) -> str:
     ):
         return f"`{name}`"
     return f"[`{name}`][{path}]"
+
+
+def _new_home(path: str | None) -> str | None:
+    """The path of a name the engine forwards (``engine.dot``) where it now lives."""
+    module, _, name = (path or "").rpartition(".")
+    moved = getattr(importlib.import_module("tinygrad_edu.engine"), "_MOVED", {})
+    if module == "tinygrad_edu.engine" and name in moved:
+        return f"{moved[name]}.{name}"
+    return path
 
 
 def _resolve(name: str, obj: griffe.Object) -> str | None:
