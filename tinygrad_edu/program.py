@@ -34,7 +34,8 @@ into the program (as in ``jax.jit`` and ``torch.jit.trace``). ``check=True`` re-
 How a program stays exact. Each adjoint is summed in the order ``backward()`` sums it
 (its reverse topological order, parents in order), with the same expressions as the
 op table's derivative rules; an operation the program does not know by name calls the
-op's own ``forward`` and ``derivative``, so user-defined operations work too.
+op's own ``forward`` and ``derivative``, so user-defined operations work too, with the
+checks ``Op.__call__`` makes (an ``int`` becomes a float, a ``bool`` is refused).
 ``backward()`` lets an edge whose local derivative is 0.0, and a node whose gradient
 is 0.0, pass nothing on; the program adds their ``0.0 * g`` and ``local * 0.0``
 instead, which changes nothing while every adjoint is finite (a sum that starts at
@@ -47,6 +48,12 @@ statements per function well; one function of a hundred thousand costs more time
 memory per line. So the statements are cut into *parts* of at most
 :data:`STATEMENTS_PER_PART`, each a function of its own with fast local variables, and a
 value one part leaves to another goes through a flat list, the *tape* ``t``.
+
+How names stay apart. Python reads identifiers in their NFKC form, so ``𝐱`` and ``ｘ``
+are both ``x`` to it, and a value named ``sum`` or ``exp`` would hide the function the
+code calls. So the code uses a label as a name only when it is a plain ASCII name that
+nothing else uses (``w``, ``h1``); any other label, and an argument named ``θ``, gets a
+generated name (``v1``, ``x1``) and is shown in the listing's comments.
 """
 
 from __future__ import annotations
@@ -190,7 +197,7 @@ class _Names:
 
     def __init__(self) -> None:
         self.taken: set[str] = set()
-        self.count = 0
+        self.counts: dict[str, int] = {}  # per prefix: x1, x2 for arguments, v1, v2 for values
 
     def _usable(self, name: str) -> bool:
         return (
@@ -203,8 +210,8 @@ class _Names:
     def new(self, label: object, prefix: str = "v") -> str:
         name = label if isinstance(label, str) else ""
         while not self._usable(name):
-            self.count += 1
-            name = f"{prefix}{self.count}"
+            self.counts[prefix] = self.counts.get(prefix, 0) + 1
+            name = f"{prefix}{self.counts[prefix]}"
         self.taken.add(name)
         return name
 
@@ -366,6 +373,9 @@ class Program:
 
     ``print(program)`` shows the Wengert list, ``program.source`` the Python code that
     runs, ``len(program)`` the number of operations.
+
+    A program pickles (see :meth:`__reduce_ex__`): the loaded one is the same program,
+    compiled again from its source.
     """
 
     def __init__(
@@ -491,7 +501,6 @@ class Program:
             _part_source(k, part, loads, stores, slots)
             for k, (part, (loads, stores)) in enumerate(zip(parts, plans))
         ]
-        self.source = "\n\n\n".join(self._sources)
         self._link()
 
     def _link(self) -> None:
@@ -506,6 +515,11 @@ class Program:
             namespace = dict(functions)
             exec(builtins.compile(source, f"<program {self.name}, part {k}>", "exec"), namespace)
             self._parts.append(namespace[f"part_{k}"])
+
+    @property
+    def source(self) -> str:
+        """The Python code that runs: one function per part."""
+        return "\n\n\n".join(self._sources)
 
     # ----------------------------------------------------------------- pickling
 
@@ -764,6 +778,11 @@ def trace(
     With ``has_aux=True``, ``f`` returns ``(value, aux)``, where ``aux`` is a Value of
     the graph or a (nested) list of them, and the program returns
     ``((value, aux_numbers), grads)``, as ``jax.value_and_grad(..., has_aux=True)`` does.
+    Which Values ``aux`` holds is a Python decision like any other: it is frozen at the
+    trace, and the program returns the current numbers of *those* Values (``max(x, y)``
+    stays whichever of ``x`` and ``y`` was larger at the trace). ``check=True`` compares
+    ``aux`` too, which node or argument each item is and its list/tuple structure, and
+    raises :class:`TraceMismatchError` where it differs.
 
     >>> program = trace(lambda x, y: x * y + x.exp(), 1.0, 2.0)
     >>> program(0.0, 3.0)           # value e^0 = 1; d/dx = y + e^x = 4, d/dy = x = 0
@@ -812,7 +831,9 @@ def compile(
     Like ``jax.jit``: the first call traces ``f`` into a :class:`Program` at those
     arguments and runs it; later calls with the same number of arguments run the
     program; a call with another number of arguments traces again. ``check`` and
-    ``has_aux`` are passed on to :func:`trace`. The programs are in ``.programs``.
+    ``has_aux`` are passed on to :func:`trace`. The programs are in ``.programs``. It
+    pickles with them, under the same condition as a :class:`Program`: ``f`` must be
+    defined at module level (or be a method of a picklable object), not a lambda.
 
     >>> loss = compile(lambda w, b: ((w * 2.0 + b - 1.0) ** 2))
     >>> loss(1.0, 0.0)               # (2w + b - 1)^2 = 1; d/dw = 4(2w + b - 1), d/db = 2(...)
