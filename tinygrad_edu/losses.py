@@ -22,11 +22,12 @@ one convention per batch.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
 from tinygrad_edu._checks import binary_signs, check_real
-from tinygrad_edu.engine import Operand, Value
+from tinygrad_edu.engine import Op, Operand, Value, logsumexp
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -112,18 +113,45 @@ def _mean(terms: list[Value]) -> Value:
     return total / len(terms)
 
 
-def _log_sum_exp(logits: list[Value]) -> Value:
-    """``log(sum_j exp(z_j))``, computed as ``m + log(sum_j exp(z_j - m))`` with m = max z.
+def _exp(x: float | Value) -> float | Value:
+    """``e^x`` of a float, or of a Value when nested ``grad`` differentiates a derivative rule."""
+    return x.exp() if isinstance(x, Value) else math.exp(x)
 
-    Every exponent is <= 0, so nothing overflows, and the largest term is exp(0) = 1,
-    so the log's argument is >= 1. ``m`` is a plain float: shifting all logits by a
-    constant changes neither the result nor any gradient.
-    """
-    m = max(z.data for z in logits)
-    total = (logits[0] - m).exp()
-    for z in logits[1:]:
-        total = total + (z - m).exp()
-    return total.log() + m
+
+def _softplus_forward(z: float) -> float:
+    """``log(1 + e^z)`` with ``exp`` seeing only ``-|z|``: ``z + log(1 + e^-z)`` for z >= 0."""
+    if z >= 0.0:
+        return z + math.log(1.0 + math.exp(-z))
+    return math.log(1.0 + math.exp(z))
+
+
+def _softplus_derivative(z: float | Value, out: float | Value) -> tuple:
+    """d/dz = sigmoid(z), again with ``exp`` of ``-|z|`` only."""
+    if z >= 0.0:
+        return (1.0 / (1.0 + _exp(-z)),)
+    e = _exp(z)
+    return (e / (1.0 + e),)
+
+
+#: ``softplus(z) = log(1 + e^z)``, computed the stable way. Which of its two formulas
+#: applies is decided inside the op, from the number, on every run (a traced program
+#: runs the op's own rules), so the choice is never frozen.
+SOFTPLUS = Op("softplus", _softplus_forward, _softplus_derivative)
+
+
+def _largest_forward(*operands: float) -> float:
+    return max(operands)
+
+
+def _largest_derivative(*operands_and_out: float | Value) -> tuple:
+    return (0.0,) * (len(operands_and_out) - 1)
+
+
+#: The largest of the operands, as a shift that ``softmax`` subtracts from every logit:
+#: softmax does not change when all logits move together, so the shift passes no
+#: gradient back (every local derivative is 0). An op rather than a plain float, so a
+#: traced program finds the largest logit again on every run.
+SHIFT = Op("max (shift)", _largest_forward, _largest_derivative)
 
 
 # --------------------------------------------------------------------------- regression
@@ -186,11 +214,7 @@ def binary_cross_entropy_with_logits(logits: Batch, targets: Sequence[float] | f
     logits = _as_values("binary_cross_entropy_with_logits", "logits", logits)
     targets = _as_targets("binary_cross_entropy_with_logits", targets)
     _check_same_length("binary_cross_entropy_with_logits", logits, targets, "logits and targets")
-    terms = []
-    for z, y in zip(logits, targets):
-        softplus = z + (1.0 + (-z).exp()).log() if z.data >= 0.0 else (1.0 + z.exp()).log()
-        terms.append(softplus - y * z)
-    return _mean(terms)
+    return _mean([SOFTPLUS(z) - y * z for z, y in zip(logits, targets)])
 
 
 # --------------------------------------------------------------------------- multi-class
@@ -199,15 +223,15 @@ def binary_cross_entropy_with_logits(logits: Batch, targets: Sequence[float] | f
 def softmax(logits: Sequence[Operand]) -> list[Value]:
     """Probabilities ``p_i = e^{z_i} / sum_j e^{z_j}`` (they are positive and add up to 1).
 
-    The largest logit is subtracted first (a constant shift, which changes nothing),
-    so every exponent is <= 0 and logits of any size are safe.
+    The largest logit is subtracted first (a shift of all logits, which changes
+    nothing, :data:`SHIFT`), so every exponent is <= 0 and logits of any size are safe.
     d p_i / d z_j = p_i (δ_ij - p_j).
 
     >>> [round(p.data, 4) for p in softmax([0.0, 0.0, 1000.0])]
     [0.0, 0.0, 1.0]
     """
     logits = _as_values("softmax", "logits", logits)
-    m = max(z.data for z in logits)
+    m = SHIFT(*logits)
     exps = [(z - m).exp() for z in logits]
     total = exps[0]
     for e in exps[1:]:
@@ -219,10 +243,11 @@ def log_softmax(logits: Sequence[Operand]) -> list[Value]:
     """``log(softmax(z))_i = z_i - log(sum_j e^{z_j})``, stable for logits of any size.
 
     Taking the log of :func:`softmax` would give -inf once a probability underflows to
-    0; this form never computes the probabilities. d/dz_j = δ_ij - p_j.
+    0; this form never computes the probabilities: the log-sum-exp is one node
+    (:func:`~tinygrad_edu.engine.logsumexp`). d/dz_j = δ_ij - p_j.
     """
     logits = _as_values("log_softmax", "logits", logits)
-    log_total = _log_sum_exp(logits)
+    log_total = logsumexp(logits)
     return [z - log_total for z in logits]
 
 
@@ -233,9 +258,10 @@ def cross_entropy(
 
     ``batch_logits`` is one list of logits per sample and ``targets`` the correct class
     index of each (a single list of logits with an int target is a batch of one).
-    Each sample costs ``log(sum_j e^{z_j}) - z_t`` (the log-sum-exp is computed
-    stably), and d/dz_j = (softmax(z)_j - [j == t]) / n: the predicted probabilities
-    minus the one-hot target.
+    Each sample costs ``log(sum_j e^{z_j}) - z_t`` (the log-sum-exp is one node,
+    :func:`~tinygrad_edu.engine.logsumexp`, computed stably), and
+    d/dz_j = (softmax(z)_j - [j == t]) / n: the predicted probabilities minus the
+    one-hot target.
 
     >>> import math
     >>> round(cross_entropy([[0.0, 0.0]], [1]).data, 6) == round(math.log(2), 6)
@@ -268,7 +294,7 @@ def cross_entropy(
             raise ValueError(
                 f"cross_entropy: targets[{i}] = {t} is not a class index in 0..{n_classes - 1}"
             )
-        terms.append(_log_sum_exp(z) - z[t])
+        terms.append(logsumexp(z) - z[t])
     return _mean(terms)
 
 

@@ -210,10 +210,12 @@ def fit(
             and accuracy curves, weights) and redraw it in place about 20 times during
             training; it stays in the saved notebook with a slider over the steps.
         compile: trace the step once into a :class:`~tinygrad_edu.program.Program` and
-            run that (several times faster, bit for bit the same numbers). For the
-            "hinge" and "mse" losses, or a loss function without Python branches on
-            numbers; "bce" and "cross_entropy" pick their formula from each logit's
-            value, which a trace would freeze, so they are refused.
+            run that (several times faster, bit for bit the same numbers). Every named
+            loss traces: where one picks a formula from a number (the stable forms of
+            "bce" and "cross_entropy"), the choice is made inside an op, which the
+            program runs again on every step. A loss function of your own must not
+            branch in Python on numbers (``if z.data > 0``), or the program freezes
+            that branch; ``tinygrad_edu.trace(..., check=True)`` finds such a branch.
 
     Returns:
         ``{"loss": [...], "accuracy": [...]}``, one float per step. Each entry is
@@ -254,11 +256,6 @@ def fit(
         from tinygrad_edu.pages import LiveTraining
 
         callback = LiveTraining(model, X, y, steps=steps, then=callback)
-    if compile and loss in ("bce", "cross_entropy"):
-        raise ValueError(
-            f"fit: compile=True cannot be used with loss={loss!r}: it picks its formula from "
-            "the value of each logit, which a traced program would freeze; use 'hinge' or 'mse'"
-        )
     y = list(y)
     classes = _classes("fit", first_output, y)  # checks binary labels before any step
 

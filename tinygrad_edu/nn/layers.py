@@ -25,17 +25,20 @@ import random
 from collections.abc import Sequence
 from itertools import repeat
 
+from tinygrad_edu import engine
 from tinygrad_edu._checks import check_int, check_real, random_generator
 from tinygrad_edu.engine import (
+    Op,
     Operand,
     Value,
+    _node,
     dot,
     matvec,
     matvecs,
     softmax_average,
-    sum_values,
     weighted_sum,
 )
+from tinygrad_edu.losses import softmax
 from tinygrad_edu.nn.module import Module, named_children
 
 __all__ = [
@@ -71,6 +74,64 @@ def _check_vector(owner: str, x: Sequence[Value], size: int) -> None:
         ) from None
     if got != size:
         raise ValueError(f"{owner}: expected a vector of {size} Values, got {got}")
+
+
+# --------------------------------------------------------------------------- w·relu(h)
+
+
+def _products_on(start: float | None, weights: Sequence, inputs: Sequence) -> float:
+    """``start + w_j h_j + ...`` over the units that are on (``h_j > 0``), added in order.
+
+    Without a ``start`` (None) the sum begins with the first such product, as a dot
+    product does, and is 0.0 when no unit is on.
+    """
+    out = start
+    for w, h in zip(weights, inputs):
+        if h > 0.0:
+            out = w * h if out is None else out + w * h
+    return 0.0 if out is None else out
+
+
+def _relu_slopes(weights: Sequence, inputs: Sequence) -> tuple[tuple, tuple]:
+    """d/dw_j = relu(h_j) and d/dh_j = w_j for a unit that is on, 0 for one that is off."""
+    return (
+        tuple(h if h > 0.0 else 0.0 for h in inputs),
+        tuple(w if h > 0.0 else 0.0 for w, h in zip(weights, inputs)),
+    )
+
+
+def _relu_dot_forward(*operands: float) -> float:
+    """Operands are w_1..w_n, h_1..h_n: returns the sum of ``w_j relu(h_j)``, in order."""
+    n = len(operands) // 2
+    return _products_on(None, operands[:n], operands[n:])
+
+
+def _relu_dot_derivative(*operands_and_out: float | Value) -> tuple:
+    """Operands are w_1..w_n, h_1..h_n (then out): see :func:`_relu_slopes`."""
+    n = (len(operands_and_out) - 1) // 2
+    weight_slopes, input_slopes = _relu_slopes(operands_and_out[:n], operands_and_out[n : 2 * n])
+    return (*weight_slopes, *input_slopes)
+
+
+def _relu_weighted_sum_forward(*operands: float) -> float:
+    """Operands are w_1..w_n, b, h_1..h_n: returns ``b + sum_j w_j relu(h_j)``, in order."""
+    n = (len(operands) - 1) // 2
+    return _products_on(operands[n], operands[:n], operands[n + 1 :])
+
+
+def _relu_weighted_sum_derivative(*operands_and_out: float | Value) -> tuple:
+    """Operands are w_1..w_n, b, h_1..h_n (then out): d/db = 1, the rest as :func:`_relu_slopes`."""
+    n = (len(operands_and_out) - 2) // 2
+    weights, inputs = operands_and_out[:n], operands_and_out[n + 1 : 2 * n + 1]
+    weight_slopes, input_slopes = _relu_slopes(weights, inputs)
+    return (*weight_slopes, 1.0, *input_slopes)
+
+
+#: ``w · relu(h)``: a layer without bias applied to the relu of its inputs, one node
+#: (made by :meth:`Linear.after_relu`). The relu decides inside the op, on every run.
+RELU_DOT = Op("w·relu(h)", _relu_dot_forward, _relu_dot_derivative)
+#: ``w · relu(h) + b``: the same with a bias (operands w_1..w_n, b, h_1..h_n).
+RELU_WEIGHTED_SUM = Op("w·relu(h)+b", _relu_weighted_sum_forward, _relu_weighted_sum_derivative)
 
 
 # --------------------------------------------------------------------------- Linear
@@ -138,30 +199,53 @@ class Linear(Module):
         return matvecs(self.weight, xs)
 
     def after_relu(self, x: Sequence[Value]) -> list[Value]:
-        """``layer([h.relu() for h in x])``: the same numbers, without the relu nodes.
+        """``layer([h.relu() for h in x])`` without the relu nodes: the same numbers, one node each.
 
-        A unit that is off (``h <= 0``) has ``relu(h) = 0``, which adds nothing to any
-        output, and a slope of 0, which passes no gradient back. So each output is a
-        dot product over the units that are on, for which ``relu(h)`` is ``h`` itself:
-        the units that are off, and everything only they depend on, drop out of the
-        graph, and the backward pass never visits them. (An output of the whole sum can
-        differ from it only in the sign of an exact zero.)
+        A unit that is off (``h <= 0``) has ``relu(h) = 0``, which adds nothing to an
+        output, and a slope of 0, which passes no gradient back. So each output is one
+        node (:data:`RELU_DOT`, or :data:`RELU_WEIGHTED_SUM` with a bias) whose forward
+        adds ``w_j h_j`` over the units that are on, and whose local derivatives are
+        ``relu(h_j)`` for ``w_j`` and ``w_j`` or 0 for ``h_j``. (An output of the whole
+        sum can differ from it only in the sign of an exact zero.)
+
+        The decision which units are on is made inside the op, from its operands, not
+        by leaving the units that are off out of the graph: a traced program
+        (:func:`~tinygrad_edu.program.trace`) runs the op's own forward and derivative,
+        so it decides again on every call, and stays equal to eager after the weights
+        (and with them the units that are on) have changed.
         """
         _check_vector("Linear", x, self.nin)
+        x = tuple(x)
         try:
-            on = [j for j, h in enumerate(x) if h._data > 0.0]
+            data = tuple([h._data for h in x])
         except AttributeError:
             bad = next(h for h in x if not isinstance(h, Value))
             raise TypeError(
                 f"Linear.after_relu: expected Values, got {type(bad).__name__}"
             ) from None
-        rows = [[row[j] for j in on] for row in self.weight]
-        inputs = [x[j] for j in on]
-        if self.bias is not None:
-            return [weighted_sum(row, inputs, b) for row, b in zip(rows, self.bias)]
-        if not on:
-            return [Value(0.0) for _ in rows]
-        return matvec(rows, inputs)
+        if engine._values_with_own_rules:  # a dual number among them applies the op its own way
+            if self.bias is None:
+                return [RELU_DOT(*row, *x) for row in self.weight]
+            return [RELU_WEIGHTED_SUM(*row, b, *x) for row, b in zip(self.weight, self.bias)]
+        # Read once for every output: which units are on, and relu(h), the weights' slopes.
+        on = [j for j, h in enumerate(data) if h > 0.0]
+        on_data = [data[j] for j in on]
+        slopes = tuple([h if h > 0.0 else 0.0 for h in data])
+        outputs = []
+        for k, row in enumerate(self.weight):
+            weights = [w._data for w in row]
+            on_weights = [weights[j] for j in on]
+            weight_slopes = tuple([w if h > 0.0 else 0.0 for w, h in zip(weights, data)])
+            if self.bias is None:
+                out = _products_on(None, on_weights, on_data)
+                outputs.append(_node(out, RELU_DOT, (*row, *x), slopes + weight_slopes))
+            else:
+                b = self.bias[k]
+                out = _products_on(b._data, on_weights, on_data)
+                outputs.append(
+                    _node(out, RELU_WEIGHTED_SUM, (*row, b, *x), (*slopes, 1.0, *weight_slopes))
+                )
+        return outputs
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         named = _matrix_parameters("weight", self.weight)
@@ -276,16 +360,13 @@ def attention_weights(query: Sequence[Value], keys: Sequence[Sequence[Value]]) -
     they do not grow with ``d`` (a dot product of ``d`` random terms has a standard
     deviation of about ``sqrt(d)``), which keeps the softmax away from a one-hot
     output whose gradient vanishes. The largest score is subtracted before ``exp``
-    (stable; it changes nothing), and the weights are positive and add up to 1.
+    (stable; it changes nothing), and the weights are positive and add up to 1: they
+    are :func:`~tinygrad_edu.losses.softmax` of the scaled scores.
     """
     if not keys:
         raise ValueError("attention_weights: there are no keys to attend to")
     scale = math.sqrt(len(query))
-    scores = [dot(query, key) / scale for key in keys]
-    largest = max(s.data for s in scores)
-    exps = [(s - largest).exp() for s in scores]
-    total = sum_values(exps)
-    return [e / total for e in exps]
+    return softmax([dot(query, key) / scale for key in keys])
 
 
 def attention(
