@@ -270,10 +270,16 @@ def test_fit_with_compile_gives_the_eager_history_and_weights() -> None:
     assert runs[0] == runs[1]
 
 
-def test_fit_refuses_to_compile_a_loss_with_data_dependent_branches() -> None:
-    X, y = datasets.make_moons(10, seed=0)  # noqa: N806
-    with pytest.raises(ValueError, match=r"compile=True.*bce"):
-        tg.training.fit(MLP(2, [1], seed=0), X, y, loss="bce", progress=False, compile=True)
+def test_fit_compiles_the_stable_bce_to_the_eager_history_and_weights() -> None:
+    X, y = datasets.make_moons(20, noise=0.1, seed=1)  # noqa: N806
+    runs = []
+    for compile_ in (False, True):
+        model = MLP(2, [8, 1], seed=3)
+        history = tg.training.fit(
+            model, X, y, loss="bce", steps=10, progress=False, compile=compile_
+        )
+        runs.append((history, [p.data for p in model.parameters()]))
+    assert runs[0] == runs[1]
 
 
 # --------------------------------------------------------------------------- errors
