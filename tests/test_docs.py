@@ -1,6 +1,9 @@
 """The documentation site builds with ``mkdocs build --strict``, and the strict build catches
 what it promises to catch: a broken link, a cross-reference to nothing, a docstring the
-reference cannot read.
+reference cannot read. The built site shows every command's own ``--help``, keeps inline
+code in the notebooks' tables of contents, serves MathJax itself and loads nothing from
+another site; the home page and Getting started list every notebook and every file the
+demo writes.
 
 Locally these tests are skipped without MkDocs (``pip install -e ".[docs]"``); in CI (``CI``
 set) a missing MkDocs is an error, so the site is always checked there.
@@ -21,6 +24,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+sys.path.insert(0, str(ROOT / "docs" / "hooks"))
+import cli_help  # noqa: E402  (the hook that fills in the command-line page)
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +84,23 @@ def test_each_pages_python_examples_run(
         exec(compile(block, page, "exec"), namespace)
 
 
-def test_the_site_builds_strictly(mkdocs_yml: dict, tmp_path: Path) -> None:
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def site(mkdocs_yml: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once for this module's tests with ``mkdocs build --strict``."""
+    site = tmp_path_factory.mktemp("site")
     result = build(ROOT / "mkdocs.yml", site)
     assert result.returncode == 0, result.stderr
+    return site
 
+
+def page_text(html_text: str) -> str:
+    """What a reader sees of some HTML: tags removed, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+def test_the_site_builds_strictly(site: Path) -> None:
     # every notebook is a page, shown with its committed outputs
-    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+    for notebook in NOTEBOOKS:
         page = (site / "notebooks" / notebook.stem / "index.html").read_text(encoding="utf-8")
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
         texts = [
@@ -101,10 +117,77 @@ def test_the_site_builds_strictly(mkdocs_yml: dict, tmp_path: Path) -> None:
     assert 'id="tinygrad_edu.engine.Value.backward"' in engine
     assert 'id="tinygrad_edu.engine.Value.tanh"' in engine  # built from the table of ops
 
-    # the command-line page shows the program's own help
-    cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
-    for option in ("--dataset", "--optimizer", "--format", "NAME=VALUE"):
-        assert option in cli
+
+def test_the_command_line_page_shows_every_commands_own_help(site: Path) -> None:
+    commands = cli_help.program_commands(ROOT)
+    assert {"demo", "train", "evaluate", "graph", "explore", "gpt"} <= set(commands)
+    shown = page_text((site / "cli" / "index.html").read_text(encoding="utf-8"))
+    for command in [[], *([name] for name in commands)]:
+        assert cli_help.help_text(command, ROOT) in shown, command
+
+
+def toc_links(page: str) -> list[tuple[str, str]]:
+    """(anchor, text) of each entry of the page's table of contents (Material's sidebar)."""
+    toc = page[page.index('data-md-component="toc"') :]
+    entry = re.compile(r'<a href="#([^"]+)" class="md-nav__link">(.*?)</a>', re.DOTALL)
+    return [(anchor, page_text(text).strip()) for anchor, text in entry.findall(toc)]
+
+
+def test_a_notebook_heading_keeps_its_inline_code_in_the_table_of_contents(site: Path) -> None:
+    nb03 = (site / "notebooks" / "03_backprop_by_hand_a_neuron" / "index.html").read_text(
+        encoding="utf-8"
+    )
+    assert ("now-with-backward", "Now with backward()") in toc_links(nb03)
+    for notebook in NOTEBOOKS:  # every entry of every notebook links to a heading there
+        page = (site / "notebooks" / notebook.stem / "index.html").read_text(encoding="utf-8")
+        links = toc_links(page)
+        assert links, notebook.name
+        for anchor, text in links:
+            heading = re.search(rf'<h[1-6] id="{re.escape(anchor)}">(.*?)<a class="anchor-l', page)
+            assert heading and page_text(heading[1]).strip() == text, (notebook.name, anchor)
+
+
+def test_the_site_serves_mathjax_and_loads_nothing_from_another_site(
+    mkdocs_yml: dict, site: Path
+) -> None:
+    for script in [*mkdocs_yml["extra_javascript"], *mkdocs_yml.get("extra_css", [])]:
+        assert "://" not in script and (site / script).is_file(), script
+    assert "mathjax/tex-mml-chtml.js" in " ".join(mkdocs_yml["extra_javascript"])
+    fonts = site / "javascripts" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert any(fonts.glob("*.woff")), "MathJax's fonts are not served"
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 30
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        loaded = re.findall(r'<(?:script|img|iframe)[^>]*\ssrc="([^"]*)"', text)
+        loaded += [
+            re.search(r'href="([^"]*)"', link)[1]
+            for link in re.findall(r"<link[^>]*>", text)
+            if 'href="' in link and 'rel="canonical"' not in link
+        ]
+        remote = [url for url in loaded if re.match(r"(https?:)?//", url)]
+        assert not remote, (page.relative_to(site), remote)
+
+
+def linked_notebooks(page: str) -> set[str]:
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    return set(re.findall(r"\]\(notebooks/([\w.]+\.ipynb)\)", text))
+
+
+@pytest.mark.parametrize("page", ["index.md", "getting-started.md"])
+def test_the_home_page_and_getting_started_list_every_notebook(page: str) -> None:
+    assert linked_notebooks(page) == {notebook.name for notebook in NOTEBOOKS}
+
+
+def test_the_home_page_and_getting_started_list_every_file_of_the_demo(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    command = [sys.executable, "-m", "tinygrad_edu", "demo", "--no-progress", "--out", "demo"]
+    subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, check=True)
+    written = sorted(path.name for path in (tmp_path / "demo").iterdir())
+    assert "model.json" in written
+    for page in ("index.md", "getting-started.md"):
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        assert all(f"`{name}`" in text for name in written), (page, written)
 
 
 BROKEN_PAGE = """\

@@ -34,6 +34,19 @@ def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert (tmp_path / page).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
+def test_the_readme_is_at_most_12_kb() -> None:
+    """The README invites; the reference lives on the site."""
+    assert len(README.read_bytes()) <= 12 * 1024
+
+
+def test_the_readme_runs_the_test_command_that_ci_runs() -> None:
+    """CI runs exactly the README's test command: the whole suite, notebooks included."""
+    quick_start = re.search(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)[1]
+    assert quick_start.splitlines() == ['pip install -e ".[dev]" && tinygrad-edu demo', "pytest"]
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(r"^    pytest$", ci, re.MULTILINE)
+
+
 def test_the_first_example_has_readable_gradients_and_true_comments() -> None:
     """The first lesson: tanh(w x + b) away from saturation, its comments checked by hand."""
     first = re.search(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)[1]

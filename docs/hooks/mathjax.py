@@ -20,13 +20,14 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
+ROOT = Path(__file__).resolve().parents[2]  # the repository, where package.json is
 SITE_FOLDER = "javascripts/mathjax"  # where the site serves MathJax; see extra_javascript
 SERVED = ["tex-mml-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y"]
 
 
 def on_files(files: Files, *, config: Any, **kwargs: Any) -> Files:
     """Add MathJax's files to the site."""
-    es5 = mathjax_folder(Path(config.config_file_path).parent)
+    es5 = mathjax_folder(ROOT)
     for served in SERVED:
         found = [es5 / served] if (es5 / served).is_file() else sorted((es5 / served).rglob("*"))
         for path in found:
