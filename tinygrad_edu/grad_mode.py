@@ -1,4 +1,4 @@
-"""Grad mode: whether operations record the graph, switched by ``no_grad`` and ``enable_grad``.
+"""Modes: whether operations record the graph (``no_grad``), and whether a trace is recording.
 
 Apart from the engine because a student reading ``Value`` needs only its outcome: a node
 made while recording is off is a plain leaf. What lives here is the machinery: a switch
@@ -6,13 +6,20 @@ per thread (as in PyTorch), a process-wide count that lets the engine skip looki
 switch up while no thread has recording off, and context managers that also decorate
 functions and generators. The engine reads ``threads_not_recording`` and the thread's switch;
 this module imports nothing of the package.
+
+Trace mode (:func:`is_tracing`) is on while :func:`~tinygrad_edu.program.trace` runs a
+function to record it as a program. A program replays the graph's operations on new
+numbers, so a decision made in Python from a number (which units of a layer are on)
+would be frozen into it; code that takes such a shortcut eagerly records the decision
+as an operation instead while a trace is recording.
 """
 
 from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import TYPE_CHECKING, TypeVar
 
@@ -23,7 +30,7 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 
-__all__ = ["enable_grad", "is_grad_enabled", "no_grad"]
+__all__ = ["enable_grad", "is_grad_enabled", "is_tracing", "no_grad", "tracing"]
 
 
 class _GradMode(threading.local):
@@ -157,3 +164,37 @@ class enable_grad(_GradModeSwitch):  # noqa: N801
     """The opposite of :class:`no_grad`: record the graph, even inside a ``no_grad`` block."""
 
     recording = True
+
+
+# --------------------------------------------------------------------------- trace mode
+
+
+class _TraceMode(threading.local):
+    """Whether the current thread is recording a function as a program (off at first)."""
+
+    active = False
+
+
+_trace_mode = _TraceMode()
+
+
+def is_tracing() -> bool:
+    """True while :func:`~tinygrad_edu.program.trace` records a function in this thread.
+
+    A shortcut that decides from a number which nodes to build (as
+    :meth:`~tinygrad_edu.nn.Linear.after_relu` leaves out the units that are off) must
+    then build an operation that decides on every run instead, or a program would
+    replay the decision of the numbers it was traced at.
+    """
+    return _trace_mode.active
+
+
+@contextmanager
+def tracing() -> Iterator[None]:
+    """Trace mode on for a ``with`` block (what ``trace`` and ``check=True`` run ``f`` in)."""
+    previous = _trace_mode.active
+    _trace_mode.active = True
+    try:
+        yield
+    finally:
+        _trace_mode.active = previous

@@ -71,6 +71,7 @@ from typing import Any, NamedTuple, SupportsIndex
 
 from tinygrad_edu import engine, fused, interop, operators
 from tinygrad_edu.engine import Op, Value, enable_grad, topological_order
+from tinygrad_edu.grad_mode import tracing
 
 __all__ = ["STATEMENTS_PER_PART", "Program", "TraceMismatchError", "compile", "trace"]
 
@@ -614,7 +615,10 @@ class Program:
         """Run ``f`` eagerly (without backward) and compare its graph and aux with the trace."""
         inputs = [Value(a, name) for a, name in zip(args, self.arg_names)]
         traced, traced_aux = self._graph
-        now, now_aux = _graph(*_run(self.function, inputs, self.has_aux), inputs, self.parameters)
+        with tracing():  # the graph the trace saw, to compare with it
+            now, now_aux = _graph(
+                *_run(self.function, inputs, self.has_aux), inputs, self.parameters
+            )
         for k, (was, seen) in enumerate(zip(traced, now)):
             if was != seen:
                 raise TraceMismatchError(
@@ -794,7 +798,8 @@ def trace(
     args = [
         Value(_as_number("trace", a, i), n) for i, (a, n) in enumerate(zip(example_args, names))
     ]
-    out, aux = _run(f, args, has_aux)
+    with tracing():  # shortcuts that decide from numbers record the decision as an op
+        out, aux = _run(f, args, has_aux)
     return Program(f, args, out, aux, check=check, has_aux=has_aux)
 
 

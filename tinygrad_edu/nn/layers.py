@@ -25,19 +25,10 @@ import random
 from collections.abc import Sequence
 from itertools import repeat
 
-from tinygrad_edu import engine
 from tinygrad_edu._checks import check_int, check_real, random_generator
-from tinygrad_edu.engine import (
-    Op,
-    Operand,
-    Value,
-    _node,
-    dot,
-    matvec,
-    matvecs,
-    softmax_average,
-    weighted_sum,
-)
+from tinygrad_edu.engine import Op, Operand, Value
+from tinygrad_edu.fused import dot, matvec, matvecs, softmax_average, weighted_sum
+from tinygrad_edu.grad_mode import is_tracing
 from tinygrad_edu.losses import softmax
 from tinygrad_edu.nn.module import Module, named_children
 
@@ -199,53 +190,42 @@ class Linear(Module):
         return matvecs(self.weight, xs)
 
     def after_relu(self, x: Sequence[Value]) -> list[Value]:
-        """``layer([h.relu() for h in x])`` without the relu nodes: the same numbers, one node each.
+        """``layer([h.relu() for h in x])``: the same numbers, without the relu nodes.
 
-        A unit that is off (``h <= 0``) has ``relu(h) = 0``, which adds nothing to an
-        output, and a slope of 0, which passes no gradient back. So each output is one
-        node (:data:`RELU_DOT`, or :data:`RELU_WEIGHTED_SUM` with a bias) whose forward
-        adds ``w_j h_j`` over the units that are on, and whose local derivatives are
-        ``relu(h_j)`` for ``w_j`` and ``w_j`` or 0 for ``h_j``. (An output of the whole
-        sum can differ from it only in the sign of an exact zero.)
+        A unit that is off (``h <= 0``) has ``relu(h) = 0``, which adds nothing to any
+        output, and a slope of 0, which passes no gradient back. So each output is a
+        dot product over the units that are on, for which ``relu(h)`` is ``h`` itself:
+        the units that are off, and everything only they depend on, drop out of the
+        graph, and the backward pass never visits them. (An output of the whole sum can
+        differ from it only in the sign of an exact zero.)
 
-        The decision which units are on is made inside the op, from its operands, not
-        by leaving the units that are off out of the graph: a traced program
-        (:func:`~tinygrad_edu.program.trace`) runs the op's own forward and derivative,
-        so it decides again on every call, and stays equal to eager after the weights
-        (and with them the units that are on) have changed.
+        Leaving units out is a decision made in Python from their numbers, which a
+        traced program would freeze. So while :func:`~tinygrad_edu.program.trace`
+        records (:func:`~tinygrad_edu.grad_mode.is_tracing`), each output is instead one
+        :data:`RELU_DOT` node (:data:`RELU_WEIGHTED_SUM` with a bias) with every unit as
+        a parent, which decides inside the op on every run: the same numbers and
+        gradients, bit for bit, and a program that stays equal to eager after the
+        weights (and with them the units that are on) have changed.
         """
         _check_vector("Linear", x, self.nin)
-        x = tuple(x)
         try:
-            data = tuple([h._data for h in x])
+            on = [j for j, h in enumerate(x) if h._data > 0.0]
         except AttributeError:
             bad = next(h for h in x if not isinstance(h, Value))
             raise TypeError(
                 f"Linear.after_relu: expected Values, got {type(bad).__name__}"
             ) from None
-        if engine._values_with_own_rules:  # a dual number among them applies the op its own way
+        if is_tracing():  # decide inside the op, on every run of the program
             if self.bias is None:
                 return [RELU_DOT(*row, *x) for row in self.weight]
             return [RELU_WEIGHTED_SUM(*row, b, *x) for row, b in zip(self.weight, self.bias)]
-        # Read once for every output: which units are on, and relu(h), the weights' slopes.
-        on = [j for j, h in enumerate(data) if h > 0.0]
-        on_data = [data[j] for j in on]
-        slopes = tuple([h if h > 0.0 else 0.0 for h in data])
-        outputs = []
-        for k, row in enumerate(self.weight):
-            weights = [w._data for w in row]
-            on_weights = [weights[j] for j in on]
-            weight_slopes = tuple([w if h > 0.0 else 0.0 for w, h in zip(weights, data)])
-            if self.bias is None:
-                out = _products_on(None, on_weights, on_data)
-                outputs.append(_node(out, RELU_DOT, (*row, *x), slopes + weight_slopes))
-            else:
-                b = self.bias[k]
-                out = _products_on(b._data, on_weights, on_data)
-                outputs.append(
-                    _node(out, RELU_WEIGHTED_SUM, (*row, b, *x), (*slopes, 1.0, *weight_slopes))
-                )
-        return outputs
+        rows = [[row[j] for j in on] for row in self.weight]
+        inputs = [x[j] for j in on]
+        if self.bias is not None:
+            return [weighted_sum(row, inputs, b) for row, b in zip(rows, self.bias)]
+        if not on:
+            return [Value(0.0) for _ in rows]
+        return matvec(rows, inputs)
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         named = _matrix_parameters("weight", self.weight)
