@@ -303,3 +303,12 @@ def test_a_program_of_a_lambda_is_refused_saying_what_to_do() -> None:
     with pytest.raises(TypeError, match=r"lambda.*module level"):
         pickle.dumps(compiled)
     assert copy.deepcopy(program)(3.0) == copy.copy(program)(3.0) == (9.0, (6.0,))
+
+
+def test_trace_mismatch_error_is_exported_at_the_top_level() -> None:
+    import tinygrad_edu as tg
+
+    assert tg.TraceMismatchError is tg.program.TraceMismatchError
+    program = tg.trace(lambda x: x * 2.0 if x > 0 else x * 3.0, 1.0, check=True)
+    with pytest.raises(tg.TraceMismatchError):
+        program(-1.0)

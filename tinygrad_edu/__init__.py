@@ -40,7 +40,7 @@ from tinygrad_edu.fused import (
 )
 from tinygrad_edu.grad_mode import enable_grad, is_grad_enabled, no_grad
 from tinygrad_edu.gradient_check import GradcheckError, gradcheck
-from tinygrad_edu.program import Program, compile, trace
+from tinygrad_edu.program import Program, TraceMismatchError, compile, trace
 
 __version__ = "0.1.0"
 
@@ -48,6 +48,7 @@ __all__ = [
     "GradcheckError",
     "Op",
     "Program",
+    "TraceMismatchError",
     "Value",
     "compile",
     "datasets",
