@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tinygrad_edu import datasets, nn, no_grad
+from tinygrad_edu import cli, datasets, nn, no_grad
 from tinygrad_edu.cli import main
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -263,3 +263,52 @@ def test_gpt_help_for_no_progress_names_what_is_printed(
     printed = capsys.readouterr().out
     assert "accuracy" not in printed
     assert "mean loss on 5 held-out names" in printed and "1 names sampled" in printed
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["gpt", "--n-embd", "1000000"], "12,000,070,000,000 parameters; at most 1,000,000"),
+        (["gpt", "--n-embd", "288", "--n-head", "4"], "at most 1,000,000 fit"),
+        (["gpt", "--n-layer", "10000"], "30,721,120 parameters; at most 1,000,000"),
+        (["gpt", "--block-size", str(10**12)], "16,000,000,003,936 parameters"),
+        (["gpt", "--steps", str(10**7)], "from 1 to 1,000,000"),
+        (["train", "--hidden", "1000,1000"], "100,500,100 edges, more than the 10,000,000"),
+        (["train", "--hidden", "10", "--samples", "10**9"], "--samples"),
+        (["train", "--samples", "40000"], "at most 250 parameters with 40,000 points"),
+    ],
+)
+def test_a_model_too_large_to_train_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], words: str
+) -> None:
+    """Such a run used to start and grow until memory ran out."""
+    out = tmp_path / "never"
+    try:
+        code = main([*argv, "--out", str(out), "--no-progress"])
+    except SystemExit as stop:  # argparse's own checks
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and words in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("layers", "block"), [("1", "16"), ("3", "100")])
+def test_the_gpt_width_the_refusal_offers_is_the_largest_that_fits(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], layers: str, block: str
+) -> None:
+    """Counted by the model itself (with a small limit, so that the models are small)."""
+    monkeypatch.setattr(cli, "MAX_GPT_PARAMETERS", 20_000)
+    argv = ["gpt", "--n-layer", layers, "--block-size", block, "--n-embd", "40", "--n-head", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+
+    def size(width: int) -> int:
+        model = nn.GPT(27, n_embd=width, n_head=1, n_layer=int(layers), block_size=int(block))
+        return model.num_parameters()
+
+    assert f" {size(40):,} parameters; at most 20,000 fit" in err
+    widest = int(err.split("--n-embd ")[-1].split()[0])
+    assert size(widest) <= 20_000 < size(widest + 1)

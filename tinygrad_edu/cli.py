@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import math
 import random
@@ -78,6 +79,12 @@ GRAPH_NODE_LIMIT = 60
 _PLOT_GRID = 60  # the decision boundary is evaluated on a 60 x 60 grid
 _PROGRESS_LINES = 10  # about this many loss/accuracy lines per run
 MAX_STEPS = 1_000_000  # about eight hours of the demo's model: more is surely a slip
+# Sizes that fit in memory (measured with tracemalloc): every parameter is a Value of about
+# 250 bytes with its optimizer state, and a step's graph holds an edge per parameter for
+# each point (train: about 50-130 bytes each) or each position of a name (gpt: about 500
+# bytes per parameter for a whole name). The limits keep a run to about 1 GB.
+MAX_TRAIN_EDGES = 10_000_000  # train: parameters x points
+MAX_GPT_PARAMETERS = 1_000_000
 
 
 class _InputError(Exception):
@@ -204,7 +211,9 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_layer_sizes,
         default=[16, 16],
         metavar="SIZES",
-        help="hidden layer sizes, comma-separated (default: 16,16)",
+        help="hidden layer sizes, comma-separated (default: 16,16); the network's parameters "
+        f"times --samples may be at most {MAX_TRAIN_EDGES:,}, the edges of one step's graph "
+        "(about 1 GB)",
     )
     train.add_argument("--activation", choices=_ACTIVATIONS, default="relu", help="default: relu")
     train.add_argument(
@@ -349,8 +358,6 @@ def _run_training(args: argparse.Namespace) -> int:
         X, y = DATASETS[args.dataset](n_samples=args.samples, seed=args.seed)  # noqa: N806
     except ValueError as error:
         raise _InputError(str(error)) from None
-    _check_outputs_writable(args.out)  # before training: a bad --out should not cost a run
-
     n_classes = max(y) + 1
     binary = n_classes == 2
     loss = "hinge" if binary else "cross_entropy"
@@ -360,6 +367,8 @@ def _run_training(args: argparse.Namespace) -> int:
             "picks its formula from the logits' values; a traced step would freeze that choice"
         )
     nouts = [*args.hidden, 1 if binary else n_classes]
+    _check_training_size(nouts, len(X))
+    _check_outputs_writable(args.out)  # before training: a bad --out should not cost a run
     model = MLP(2, nouts, activation=args.activation, seed=args.seed)
     make_optimizer, default_lr = OPTIMIZERS[args.optimizer]
     lr = default_lr if args.lr is None else args.lr
@@ -431,6 +440,24 @@ def _run_training(args: argparse.Namespace) -> int:
         if path is not None:
             print(f"wrote {path}")
     return 0
+
+
+def _check_training_size(nouts: list[int], n_points: int) -> None:
+    """Refuse a network whose training step cannot fit in memory, before building it.
+
+    Each point's forward pass keeps an edge per parameter in the step's graph.
+    """
+    sizes = [2, *nouts]
+    parameters = sum((nin + 1) * nout for nin, nout in itertools.pairwise(sizes))
+    if parameters * n_points > MAX_TRAIN_EDGES:
+        largest = MAX_TRAIN_EDGES // n_points
+        shape = "-".join(map(str, sizes))
+        raise _InputError(
+            f"--hidden and --samples: a {shape} network has {parameters:,} parameters, and a "
+            f"training step on {n_points:,} points would hold {parameters * n_points:,} edges, "
+            f"more than the {MAX_TRAIN_EDGES:,} that fit in about 1 GB; at most {largest:,} "
+            f"parameters with {n_points:,} points (fewer --samples allow more)"
+        )
 
 
 _OUTPUT_FILES = ("model.json", "graph.svg", "decision_boundary.png")
@@ -621,10 +648,17 @@ def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         "decaying linearly to 0), keeping --eval names apart to measure the loss on names "
         "it never saw. Then print names sampled from the model and write --out/model.json. "
         "Ctrl-C, during the training, the evaluation or the sampling, stops the run and saves "
-        "the model as trained so far.",
+        f"the model as trained so far. The model may have at most {MAX_GPT_PARAMETERS:,} "
+        "parameters (12 * n_layer * n_embd**2 + (54 + block_size) * n_embd), which need "
+        "about 1 GB of memory to train.",
     )
     options = (
-        ("--steps", _positive_int, 1000, "training steps, one name each (default: 1000)"),
+        (
+            "--steps",
+            _step_count,
+            1000,
+            f"training steps, one name each, at most {MAX_STEPS:,} (default: 1000)",
+        ),
         ("--lr", _learning_rate, 0.01, "starting learning rate (default: 0.01)"),
         ("--seed", _seed, 42, "seed for the order of the names, the weights and the samples"),
         ("--n-embd", _positive_int, 16, "width of the embeddings (default: 16)"),
@@ -660,6 +694,7 @@ def _run_gpt(args: argparse.Namespace) -> int:
         raise _InputError(f"--eval: {args.eval} leaves no names to train on (of {len(names)})")
     held_out, train_names = names[: args.eval], names[args.eval :]
     tokenizer = datasets.CharTokenizer.from_documents(names)
+    _check_gpt_size(args, tokenizer.vocab_size)
     try:
         model = GPT(
             tokenizer.vocab_size,
@@ -710,6 +745,22 @@ def _run_gpt(args: argparse.Namespace) -> int:
         raise _InputError(str(error)) from None
     print(f"wrote {_save_gpt(model, tokenizer, trained, args.out / 'model.json')}")
     return 0
+
+
+def _check_gpt_size(args: argparse.Namespace, vocab_size: int) -> None:
+    """Refuse a GPT too large to train in memory, before building it."""
+    embeddings = (2 * vocab_size + args.block_size) * args.n_embd  # wte, lm_head, wpe
+    parameters = embeddings + args.n_layer * 12 * args.n_embd**2  # 4 attention + 8 MLP
+    if parameters > MAX_GPT_PARAMETERS:
+        # the largest n_embd that fits: 12 L e**2 + b e <= MAX, rounded down
+        a, b = 12 * args.n_layer, 2 * vocab_size + args.block_size
+        widest = (math.isqrt(b * b + 4 * a * MAX_GPT_PARAMETERS) - b) // (2 * a)
+        hint = f"; with these --n-layer and --block-size, --n-embd {widest} at most" * (widest > 0)
+        raise _InputError(
+            f"--n-embd {args.n_embd}, --n-layer {args.n_layer} and --block-size "
+            f"{args.block_size} make a GPT of {parameters:,} parameters; at most "
+            f"{MAX_GPT_PARAMETERS:,} fit (about 1 GB of memory to train){hint}"
+        )
 
 
 def _save_gpt(model: GPT, tokenizer: datasets.CharTokenizer, steps: int, path: Path) -> Path:
