@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import ctypes
 import inspect
 import keyword
 import math
@@ -69,7 +70,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import update_wrapper
 from typing import Any, NamedTuple, SupportsIndex
 
-from tinygrad_edu import engine, fused, interop, operators
+from tinygrad_edu import engine, fused, interop, operators, program_c
 from tinygrad_edu.engine import Op, Value, enable_grad, topological_order
 from tinygrad_edu.grad_mode import tracing
 
@@ -232,6 +233,15 @@ def _shown(label: object) -> str:
     return label if isinstance(label, str) and label.isprintable() else repr(label)
 
 
+class _Node(NamedTuple):
+    """A graph node as the statements see it: its op, its name and its operands' names."""
+
+    op: Op
+    name: str
+    parents: list[str]
+    constants: tuple[float, ...]
+
+
 class _Statement(NamedTuple):
     """One line of the program: ``target = expression`` (or ``+=``), and a comment."""
 
@@ -241,6 +251,14 @@ class _Statement(NamedTuple):
     forward: bool = False
     may_overflow: bool = False  # see _MAY_OVERFLOW
     assign: str = "="  # "+=" adds a contribution to an adjoint
+    # Where it comes from, for the C backend (which writes each op its own way): the
+    # node ``(op, output name, parent names, constants)``, shared by all its lines, and
+    # for a contribution the parent's position and the output's adjoint. ``None`` for a
+    # line that is not an op's: an adjoint's start, a long sum's first terms, the local
+    # derivatives of an op without a rule.
+    node: _Node | None = None
+    edge: int = -1
+    grad: str = ""
 
     def __str__(self) -> str:
         return f"{self.target} {self.assign} {self.expression}"
@@ -269,24 +287,28 @@ def _wengert_list(
     """
     statements = []
     local_grads: dict[Value, str] = {}  # nodes of such ops: their derivative tuple
+    nodes: dict[Value, _Node] = {}
     for node in order:  # forward: inputs first, each node after its parents
         if not node.parents:
             continue
         name = name_of[node] = names.new(node.label)
         operands = [name_of[p] for p in node.parents] + [_literal(c) for c in node.constants]
         op = node._op
+        info = nodes[node] = _Node(op, name, operands[: len(node.parents)], node.constants)
         labelled = node.label and node.label != name
         comment = op.name + (f" ({_shown(node.label)})" if labelled else "")
         rule = _RULES.get(op)
         if rule is not None:
             *first, last = rule[0](operands, name)
             statements += [_Statement(name, e, f"{comment}, first terms", True) for e in first]
-            statements.append(_Statement(name, last, comment, True, op in _MAY_OVERFLOW))
+            statements.append(_Statement(name, last, comment, True, op in _MAY_OVERFLOW, node=info))
             continue
         use = (op, 0 if op in _BUILT_IN_OPS else len(node.parents))
         key = keys.setdefault(use, f"_op{len(keys)}")  # the op's own rules, called by name
         statements.append(
-            _Statement(name, f"{key}_forward({', '.join(operands)})", comment, True, True)
+            _Statement(
+                name, f"{key}_forward({', '.join(operands)})", comment, True, True, node=info
+            )
         )
         local_grads[node] = f"_d_{name}"
         statements.append(
@@ -316,7 +338,12 @@ def _wengert_list(
             if parent not in adjoint:
                 adjoint[parent] = names.adjoint(name_of[parent])
             comment = f"d {out}/d {name_of[parent]} ({node._op.name})"
-            statements.append(_Statement(adjoint[parent], contribution, comment, assign=assign))
+            statements.append(
+                _Statement(
+                    adjoint[parent], contribution, comment, assign=assign,
+                    node=nodes[node], edge=i, grad=g,
+                )
+            )  # fmt: skip
     return statements, adjoint
 
 
@@ -388,7 +415,10 @@ class Program:
         *,
         check: bool = False,
         has_aux: bool = False,
+        backend: str = "python",
     ) -> None:
+        _check_backend("trace", backend)
+        self.backend = backend
         self.function = f
         self.check = check
         self.has_aux = has_aux
@@ -428,7 +458,16 @@ class Program:
         self._graph = _graph(out, aux, args, self.parameters) if check else ([], None)
         # Only text is kept: the listing, the source, and the compiled parts.
         self._listing = self._list(statements, inputs, name_of)
-        self._compile(statements, [name_of[leaf] for leaf in inputs])
+        if backend == "c":
+            outputs = [self._value_name, *self._grad_names, *self._aux_names]
+            self._c_source, self._tape_size = program_c.write(
+                self.name, statements, [name_of[leaf] for leaf in inputs], outputs
+            )
+            self._sources: list[str] = []
+            self._outputs = list(range(len(outputs)))  # copied after the tape, in this order
+            self._link()
+        else:
+            self._compile(statements, [name_of[leaf] for leaf in inputs])
 
     def _list(
         self, statements: list[_Statement], inputs: list[Value], name_of: dict[Value, str]
@@ -505,13 +544,17 @@ class Program:
         self._link()
 
     def _link(self) -> None:
-        """Compile the parts' source, with the functions it calls, into ``self._parts``."""
+        """Compile the parts' source, with the functions it calls, into ``self._parts``
+        (for the C backend: build, or find in the cache, the library, into ``self._run_c``)."""
+        self._parts = []
+        if self.backend == "c":
+            self._run_c = program_c.load(self._c_source)
+            return
         functions: dict[str, Any] = dict(_CALLED)
         for key, (op, n_parents) in self._ops.items():
             functions[f"{key}_forward"], functions[f"{key}_derivative"] = _op_functions(
                 op, n_parents
             )
-        self._parts = []
         for k, source in enumerate(self._sources):
             namespace = dict(functions)
             exec(builtins.compile(source, f"<program {self.name}, part {k}>", "exec"), namespace)
@@ -519,8 +562,22 @@ class Program:
 
     @property
     def source(self) -> str:
-        """The Python code that runs: one function per part."""
-        return "\n\n\n".join(self._sources)
+        """The code that runs: Python, one function per part, or the C source."""
+        return self._c_source if self.backend == "c" else "\n\n\n".join(self._sources)
+
+    @property
+    def c_source(self) -> str:
+        """The C source of a program traced with ``backend="c"`` (see :mod:`program_c`).
+
+        Each line is a statement of the listing on the tape ``t``, with that statement
+        as its comment. A Python program has none: trace with ``backend="c"`` to see it.
+        """
+        if self.backend != "c":
+            raise AttributeError(
+                f"program {self.name} runs as Python (backend='python'): it has no C "
+                "source; trace or compile with backend='c' to get one"
+            )
+        return self._c_source
 
     # ----------------------------------------------------------------- pickling
 
@@ -547,6 +604,7 @@ class Program:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_parts"]  # functions compiled from text: compiled again on load
+        state.pop("_run_c", None)  # a loaded library: loaded again (from the cache) on load
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -576,18 +634,27 @@ class Program:
         if self.check:
             self._check_trace(tape)
         tape += [p.data for p in self.parameters]
-        total = sum(tape)  # the inputs must be finite too
-        tape += [0.0] * (self._tape_size - len(tape))
-        try:
-            for part in self._parts:
-                total += part(tape)
-        except (ArithmeticError, ValueError, _EagerAnswer):
-            return self._eager(args)
         n_grads = len(self._grad_names)
-        # +0.0: backward() starts each gradient at 0.0, so it is never -0.0
-        grads = [tape[i] + 0.0 for i in self._outputs[1 : 1 + n_grads]]
-        if not _isfinite(total + sum(grads)):
-            return self._eager(args)
+        if self.backend == "c":
+            # one call: the tape goes in as one array, the outputs come back after it
+            buffer = (ctypes.c_double * (self._tape_size + len(self._outputs)))()
+            buffer[: len(tape)] = tape
+            if not self._run_c(buffer):  # a number that is not finite, as below
+                return self._eager(args)
+            tape = buffer[self._tape_size :]  # the outputs
+            grads = [tape[i] + 0.0 for i in self._outputs[1 : 1 + n_grads]]
+        else:
+            total = sum(tape)  # the inputs must be finite too
+            tape += [0.0] * (self._tape_size - len(tape))
+            try:
+                for part in self._parts:
+                    total += part(tape)
+            except (ArithmeticError, ValueError, _EagerAnswer):
+                return self._eager(args)
+            # +0.0: backward() starts each gradient at 0.0, so it is never -0.0
+            grads = [tape[i] + 0.0 for i in self._outputs[1 : 1 + n_grads]]
+            if not _isfinite(total + sum(grads)):
+                return self._eager(args)
         for p, g in zip(self.parameters, grads[n_args:]):
             p.grad = p.grad + g if p.grad else g  # as backward(): add to an earlier gradient
         value = tape[self._outputs[0]]
@@ -645,7 +712,8 @@ class Program:
     def __repr__(self) -> str:
         return (
             f"Program({self.name}({', '.join(self.arg_names)}): {self.n_operations} operations, "
-            f"{len(self.parameters)} parameters, {len(self._parts)} compiled parts)"
+            f"{len(self.parameters)} parameters, "
+            + ("compiled to C)" if self.backend == "c" else f"{len(self._parts)} compiled parts)")
         )
 
     def __str__(self) -> str:
@@ -755,6 +823,14 @@ def _check_picklable(f: object, what: str) -> None:
         )
 
 
+BACKENDS = ("python", "c")
+
+
+def _check_backend(owner: str, backend: object) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"{owner}: backend must be 'python' or 'c', got {backend!r}")
+
+
 def _argument_names(f: Callable[..., Any], n: int) -> list[str]:
     """f's positional parameter names if it has ``n`` of them, else ``x0, x1, ...``."""
     try:
@@ -766,7 +842,11 @@ def _argument_names(f: Callable[..., Any], n: int) -> list[str]:
 
 
 def trace(
-    f: Callable[..., Any], *example_args: float, check: bool = False, has_aux: bool = False
+    f: Callable[..., Any],
+    *example_args: float,
+    check: bool = False,
+    has_aux: bool = False,
+    backend: str = "python",
 ) -> Program:
     """Run ``f`` once on Values made from ``example_args``; return it as a :class:`Program`.
 
@@ -788,28 +868,35 @@ def trace(
     ``aux`` too, which node or argument each item is and its list/tuple structure, and
     raises :class:`TraceMismatchError` where it differs.
 
+    ``backend="c"`` writes the program as C (``program.c_source``) and runs it compiled
+    by the system's C compiler: the same numbers, bit for bit, many times faster (see
+    :mod:`tinygrad_edu.program_c`). It needs a C compiler (gcc or clang); the default,
+    ``backend="python"``, works everywhere.
+
     >>> program = trace(lambda x, y: x * y + x.exp(), 1.0, 2.0)
     >>> program(0.0, 3.0)           # value e^0 = 1; d/dx = y + e^x = 4, d/dy = x = 0
     (1.0, (4.0, 0.0))
     """
     if not callable(f):
         raise TypeError(f"trace: f must be a function, got {type(f).__name__}")
+    _check_backend("trace", backend)
     names = _argument_names(f, len(example_args))
     args = [
         Value(_as_number("trace", a, i), n) for i, (a, n) in enumerate(zip(example_args, names))
     ]
     with tracing():  # shortcuts that decide from numbers record the decision as an op
         out, aux = _run(f, args, has_aux)
-    return Program(f, args, out, aux, check=check, has_aux=has_aux)
+    return Program(f, args, out, aux, check=check, has_aux=has_aux, backend=backend)
 
 
 class _Compiled:
     """``f`` traced into a :class:`Program` once per number of arguments, then run as one."""
 
-    def __init__(self, f: Callable[..., Any], check: bool, has_aux: bool) -> None:
+    def __init__(self, f: Callable[..., Any], check: bool, has_aux: bool, backend: str) -> None:
         if not callable(f):
             raise TypeError(f"compile: f must be a function, got {type(f).__name__}")
-        self.function, self.check, self.has_aux = f, check, has_aux
+        _check_backend("compile", backend)
+        self.function, self.check, self.has_aux, self.backend = f, check, has_aux, backend
         #: The programs traced so far, by number of arguments.
         self.programs: dict[int, Program] = {}
         update_wrapper(self, f)
@@ -822,26 +909,29 @@ class _Compiled:
     def __call__(self, *args: float) -> tuple[Any, tuple[float, ...]]:
         program = self.programs.get(len(args))
         if program is None:
-            program = trace(self.function, *args, check=self.check, has_aux=self.has_aux)
+            program = trace(
+                self.function, *args, check=self.check, has_aux=self.has_aux, backend=self.backend
+            )
             self.programs[len(args)] = program
             return program(*args)
         return program(*args)
 
 
 def compile(
-    f: Callable[..., Any], *, check: bool = False, has_aux: bool = False
+    f: Callable[..., Any], *, check: bool = False, has_aux: bool = False, backend: str = "python"
 ) -> Callable[..., tuple[Any, tuple[float, ...]]]:
     """``f`` as a function returning ``(value, grads)``, traced on the first call.
 
     Like ``jax.jit``: the first call traces ``f`` into a :class:`Program` at those
     arguments and runs it; later calls with the same number of arguments run the
-    program; a call with another number of arguments traces again. ``check`` and
-    ``has_aux`` are passed on to :func:`trace`. The programs are in ``.programs``. It
-    pickles with them, under the same condition as a :class:`Program`: ``f`` must be
-    defined at module level (or be a method of a picklable object), not a lambda.
+    program; a call with another number of arguments traces again. ``check``,
+    ``has_aux`` and ``backend`` (``"python"`` or ``"c"``) are passed on to :func:`trace`.
+    The programs are in ``.programs``. It pickles with them, under the same condition
+    as a :class:`Program`: ``f`` must be defined at module level (or be a method of a
+    picklable object), not a lambda.
 
     >>> loss = compile(lambda w, b: ((w * 2.0 + b - 1.0) ** 2))
     >>> loss(1.0, 0.0)               # (2w + b - 1)^2 = 1; d/dw = 4(2w + b - 1), d/db = 2(...)
     (1.0, (4.0, 2.0))
     """
-    return _Compiled(f, check, has_aux)
+    return _Compiled(f, check, has_aux, backend)
