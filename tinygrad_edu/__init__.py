@@ -22,6 +22,7 @@ from tinygrad_edu import (
     losses,
     nn,
     optim,
+    pages,  # the interactive pages; they hook themselves into viz and fit(live=True)
     training,
     viz,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "nn",
     "no_grad",
     "optim",
+    "pages",
     "softmax_average",
     "softmax_dot",
     "sum_values",

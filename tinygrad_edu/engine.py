@@ -56,22 +56,17 @@ __all__ = [
 
 # Names that lived here before and moved to a module of their own; ``engine.dot`` still
 # finds them (looked up on first use, so this module never imports the one above it).
-_MOVED = {
-    **dict.fromkeys(
-        ["DOT", "LOGSUMEXP", "SOFTMAX_DOT", "SUM", "WEIGHTED_SUM", "dot", "logsumexp",
-         "matvec", "matvecs", "softmax_average", "softmax_dot", "sum_values", "weighted_sum"],
-        "tinygrad_edu.fused",
-    ),
-    "_builtin_op_keys": "tinygrad_edu.interop",
-}  # fmt: skip
+_MOVED = dict.fromkeys(
+    ["DOT", "LOGSUMEXP", "SOFTMAX_DOT", "SUM", "WEIGHTED_SUM", "dot", "logsumexp",
+     "matvec", "matvecs", "softmax_average", "softmax_dot", "sum_values", "weighted_sum"],
+    "tinygrad_edu.fused",
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> object:
     """``tinygrad_edu.engine.dot`` and the other names that moved (see ``_MOVED``)."""
     if name not in _MOVED:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if name == "_builtin_op_keys":  # every built-in op, with its name: now interop's
-        return importlib.import_module(_MOVED[name]).builtin_ops
     return getattr(importlib.import_module(_MOVED[name]), name)
 
 

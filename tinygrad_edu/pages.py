@@ -502,3 +502,6 @@ def _document(kind: str, title: str, data: object, graph: str = "") -> str:
 
 def _asset(name: str) -> str:
     return (resources.files("tinygrad_edu") / "page_assets" / name).read_text(encoding="utf-8")
+
+
+training.live_view = LiveTraining  # what fit(live=True) shows (training sits below the pages)

@@ -70,6 +70,7 @@ e.g. one neuron's output instead of the whole loss.
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import re
@@ -625,7 +626,17 @@ def _wrap(line: str) -> list[str]:
     ) or [""]
 
 
-# Interactive pages (tinygrad_edu/pages.py) draw with the machinery above.
-from tinygrad_edu.pages import LiveTraining, Page, TrainingRecorder, explore, training_page  # noqa: E402
+# The interactive pages (tinygrad_edu/pages.py) draw with the machinery above, so they sit
+# above this module; ``viz.explore`` and the other page names still find them, looked up on
+# first use (this module never imports the one above it).
+_MOVED = dict.fromkeys(
+    ["LiveTraining", "Page", "TrainingRecorder", "explore", "training_page"], "tinygrad_edu.pages"
+)
+__all__ += list(_MOVED)
 
-__all__ += ["LiveTraining", "Page", "TrainingRecorder", "explore", "training_page"]
+
+def __getattr__(name: str) -> object:
+    """``tinygrad_edu.viz.explore`` and the other names of the pages (see ``_MOVED``)."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_MOVED[name]), name)
