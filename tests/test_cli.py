@@ -243,11 +243,13 @@ def test_train_refuses_bad_values(
     assert not out.exists()
 
 
-def test_train_compiled_gives_the_same_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dataset", ["moons", "spirals"])  # hinge, and cross-entropy
+def test_train_compiled_gives_the_same_model(tmp_path: Path, dataset: str) -> None:
     models = []
     for flags in ([], ["--compile"]):
         out = tmp_path / f"run{len(flags)}"
-        argv = ["train", "--steps", "5", "--hidden", "4", "--samples", "20", *flags]
+        argv = ["train", "--steps", "5", "--hidden", "4", "--samples", "20", "--dataset", dataset]
+        argv += flags
         assert main([*argv, "--out", str(out), "--no-progress"]) == 0
         models.append(json.loads((out / "model.json").read_text(encoding="utf-8"))["state_dict"])
     assert models[0] == models[1]
@@ -256,7 +258,6 @@ def test_train_compiled_gives_the_same_model(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "words"),
     [
-        (["--dataset", "spirals", "--compile"], "--compile"),
         (["--dataset", "xor", "--samples", "3"], "n_samples"),  # the data set's own check
         (["--optimizer", "sgd", "--lr", "1e200"], "smaller learning rate"),  # diverges
     ],

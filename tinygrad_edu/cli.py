@@ -361,11 +361,6 @@ def _run_training(args: argparse.Namespace) -> int:
     n_classes = max(y) + 1
     binary = n_classes == 2
     loss = "hinge" if binary else "cross_entropy"
-    if args.compile and not binary:
-        raise _InputError(
-            f"--compile: {args.dataset} has {n_classes} classes and uses cross-entropy, which "
-            "picks its formula from the logits' values; a traced step would freeze that choice"
-        )
     nouts = [*args.hidden, 1 if binary else n_classes]
     _check_training_size(nouts, len(X))
     _check_outputs_writable(args.out)  # before training: a bad --out should not cost a run
