@@ -179,13 +179,13 @@ def comment(text: str) -> str:
     """``text`` as a C comment that cannot end early or reach the code around it.
 
     Characters outside printable ASCII (line breaks, ``θ``) are written as escapes,
-    ``*/`` loses its meaning (``* /``), and ``??`` becomes ``? ?`` (``??/`` is a
-    trigraph for a backslash in strict C modes). So the comment is one line that ends
-    only at its own ``*/``.
+    ``*/`` and ``/*`` lose their meaning (``* /``, ``/ *``), and ``??`` becomes ``? ?``
+    (``??/`` is a trigraph for a backslash in strict C modes). So the comment is one
+    line that ends only at its own ``*/``.
     """
     text = _UNSAFE.sub(lambda m: ascii(m.group())[1:-1], text)
-    while "*/" in text or "??" in text:
-        text = text.replace("*/", "* /").replace("??", "? ?")
+    while "*/" in text or "/*" in text or "??" in text:
+        text = text.replace("*/", "* /").replace("/*", "/ *").replace("??", "? ?")
     return f"/* {text} */"
 
 

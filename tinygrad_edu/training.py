@@ -37,6 +37,7 @@ from tinygrad_edu._checks import binary_signs, check_int, check_real
 from tinygrad_edu.engine import Operand, Value, no_grad
 from tinygrad_edu.nn import Module
 from tinygrad_edu.optim import Adam, Optimizer
+from tinygrad_edu.program import BACKENDS
 from tinygrad_edu.program import compile as compile_program
 
 __all__ = ["DIVERGENCE_FACTOR", "LOSSES", "accuracy", "fit", "predict"]
@@ -168,6 +169,13 @@ def _warn_if_diverging(step: int, step_loss: float, first_loss: float, lr: objec
     return True
 
 
+#: What ``fit(live=True)`` shows and redraws as it trains: the live training page, which
+#: :mod:`tinygrad_edu.pages` (a module above this one: the pages draw) puts here when it is
+#: imported, as ``import tinygrad_edu`` does. Called as
+#: ``live_view(model, X, y, steps=steps, then=callback)``; it returns fit's callback.
+live_view: Callable[..., Callable[[int, float, float], object]] | None = None
+
+
 def fit(
     model: Module,
     X: Sequence[Sequence[Operand]],  # noqa: N803
@@ -181,6 +189,7 @@ def fit(
     callback: Callable[[int, float, float], object] | None = None,
     live: bool = False,
     compile: bool = False,
+    backend: str = "python",
 ) -> dict[str, list[float]]:
     """Train ``model`` on ``(X, y)`` for ``steps`` full-batch steps; return the history.
 
@@ -216,6 +225,9 @@ def fit(
             program runs again on every step. A loss function of your own must not
             branch in Python on numbers (``if z.data > 0``), or the program freezes
             that branch; ``tinygrad_edu.trace(..., check=True)`` finds such a branch.
+        backend: with ``compile=True``, ``"python"`` (the default, works everywhere) or
+            ``"c"``: the program compiled by the system's C compiler (gcc or clang),
+            many times faster again, with the same numbers bit for bit.
 
     Returns:
         ``{"loss": [...], "accuracy": [...]}``, one float per step. Each entry is
@@ -239,6 +251,8 @@ def fit(
     elif not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be an Optimizer, got {type(optimizer).__name__}")
     _check_optimizer(optimizer, parameters)
+    if backend not in BACKENDS:
+        raise ValueError(f"fit: backend must be 'python' or 'c', got {backend!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"fit: callback must be callable, got {type(callback).__name__}")
     first_output = _outputs("fit", model, X[:1])[0]
@@ -252,10 +266,9 @@ def fit(
     else:
         raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
     if live:
-        # Imported here: the pages draw, and drawing sits above training in the layers.
-        from tinygrad_edu.pages import LiveTraining
-
-        callback = LiveTraining(model, X, y, steps=steps, then=callback)
+        if live_view is None:
+            raise RuntimeError("fit: live=True needs tinygrad_edu.pages; import tinygrad_edu")
+        callback = live_view(model, X, y, steps=steps, then=callback)
     y = list(y)
     classes = _classes("fit", first_output, y)  # checks binary labels before any step
 
@@ -268,7 +281,7 @@ def fit(
             total = total + losses.l2_penalty(parameters, l2)
         return total, outputs
 
-    compiled = compile_program(forward, has_aux=True) if compile else None
+    compiled = compile_program(forward, has_aux=True, backend=backend) if compile else None
     history: dict[str, list[float]] = {"loss": [], "accuracy": []}
     warned = False
     bar = tqdm(range(1, steps + 1), desc="training", disable=not progress, leave=True)
