@@ -449,3 +449,48 @@ def test_local_grads_has_one_entry_per_parent() -> None:
     cases.append(weighted_sum([Value(0.5), Value(-1.0)], [3.0, 4.0], Value(0.1)))
     for node in cases:
         assert len(node.local_grads) == len(node.parents), node.op
+
+
+# ------------------------------------------------------------------ habits from PyTorch
+
+
+def test_backward_with_a_gradient_seeds_the_chain_rule() -> None:
+    # y = x^2 at 3: d(c * y)/dx = c * 2x, for a seed c, as Tensor.backward(gradient) gives
+    x = Value(3.0)
+    (x * x).backward(-0.5)
+    assert x.grad == -0.5 * 6.0
+    leaf = Value(2.0)
+    leaf.backward(4.0)
+    leaf.backward(4.0)
+    assert leaf.grad == 8.0  # a leaf's own gradient accumulates like any other
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [(math.inf, ValueError), (math.nan, ValueError), ("1", TypeError), (True, TypeError)],
+)
+def test_backward_refuses_a_seed_that_is_not_a_finite_number(seed, error) -> None:
+    with pytest.raises(error, match="backward: gradient"):
+        (Value(1.0) * 2.0).backward(seed)
+
+
+def test_backward_of_a_result_computed_under_no_grad_says_there_is_no_graph() -> None:
+    x = Value(3.0)
+    with no_grad():
+        y = x * x
+    with pytest.raises(RuntimeError, match=r"'\*' under no_grad.*no graph"):
+        y.backward()
+    assert y.operation is None and x.grad == 0.0
+    Value(1.0).backward()  # a leaf of one's own is still fine: d x / d x = 1
+
+
+@pytest.mark.parametrize("convert", [int, round, math.floor, math.ceil, math.trunc])
+def test_int_and_round_are_refused_like_float(convert) -> None:
+    with pytest.raises(TypeError, match=r"out of the graph.*v\.data"):
+        convert(Value(2.5))
+
+
+def test_repr_shows_the_label_and_the_operation() -> None:
+    x = Value(2.0, "x")
+    assert repr(x) == "Value(data=2.0, grad=0.0, label='x')"
+    assert repr(x * 3.0) == "Value(data=6.0, grad=0.0, op='*')"

@@ -277,16 +277,15 @@ def _node(
     node.grad = 0.0
     node.label = ""
     node._visit = None
+    node._op = op  # (under no_grad too: then backward() can say why there is no graph)
     if not threads_not_recording.count or _grad_mode.enabled:
         node.op = op.name
         node.parents = parents
         node.local_grads = local_grads
         node.constants = constants
-        node._op = op
     else:
         node.op = ""
         node.parents = node.local_grads = node.constants = ()
-        node._op = None
     return node
 
 
@@ -377,18 +376,8 @@ class Value:
             which are not graph nodes.
     """
 
-    # ``_data`` holds the number; ``data`` (below) is the checked way in for users.
-    __slots__ = (
-        "_data",
-        "grad",
-        "label",
-        "op",
-        "parents",
-        "local_grads",
-        "constants",
-        "_op",
-        "_visit",
-    )
+    __slots__ = ("_data", "grad", "label", "op", "parents", "local_grads", "constants")
+    __slots__ += ("_op", "_visit")  # the engine's own: the Op, the graph walk's mark
 
     def __init__(self, data: float, label: str = "") -> None:
         if not isinstance(label, str):
@@ -459,8 +448,12 @@ class Value:
 
     # ----------------------------------------------------------------- backward
 
-    def backward(self) -> None:
+    def backward(self, gradient: float = 1.0) -> None:
         """Fill in ``.grad`` = d self / d node for every node of the graph below self.
+
+        ``gradient`` seeds the pass, as in PyTorch's ``Tensor.backward(gradient)``: the
+        gradients become ``gradient * d self / d node``, which is how the gradient of an
+        outer function reaches an inner one (``y.backward(dL_dy)``).
 
         Nodes are visited in reverse topological order (a node only after every node
         that uses it, as in :func:`topological_order`), so each node's gradient is
@@ -479,10 +472,23 @@ class Value:
         doubles it exactly, as in PyTorch, which is why training loops call
         ``zero_grad()``. Every other node's ``.grad`` is reset on each call, so after
         it a drawn graph shows the true d self / d node.
+
+        The pass uses the local derivatives computed in the forward pass: assigning a new
+        ``.data`` to an input in between changes no gradient (compute again to use it).
+        A result computed under :func:`no_grad` recorded no graph, so its ``backward()``
+        is an error, as in PyTorch, rather than gradients that silently stay 0.
         """
+        if type(gradient) is not float or not _isfinite(gradient):  # (the usual 1.0 is fine)
+            gradient = _checked_seed(gradient)
+        if not self.parents and self._op is not None:
+            raise RuntimeError(
+                f"backward: this Value was computed by {self._op.name!r} under no_grad, "
+                "which records no graph, so there is nothing to differentiate; compute it "
+                "outside the no_grad block"
+            )
         earlier = [(self, self.grad)] if not self.parents and self.grad else []
         order = depth_first(self, earlier)  # inner nodes only, parents before users
-        self.grad = 1.0
+        self.grad = gradient
         for node in reversed(order):  # every user of a node comes before it
             grad = node.grad
             if grad == 0.0:  # nothing reached it: it has nothing to pass on
@@ -502,10 +508,10 @@ class Value:
     def operation(self) -> Op | None:
         """The :class:`Op` that made this node (its name, forward and derivative rules).
 
-        ``None`` for a leaf. ``operation.reflected`` says the plain number was the left
-        operand, as in ``2 - x``.
+        ``None`` for a leaf (a result computed under ``no_grad`` included).
+        ``operation.reflected`` says the plain number was the left operand, as in ``2 - x``.
         """
-        return self._op
+        return self._op if self.parents else None
 
     def detach(self) -> Value:
         """A new leaf with the same data (and label), cut off from the graph."""
@@ -537,8 +543,10 @@ class Value:
         return self._data
 
     def __repr__(self) -> str:
+        """``Value(data=..., grad=...)``, with the label and the operation when there are any."""
         label = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
+        op = f", op={self.op!r}" if self.op else ""
+        return f"Value(data={self._data!r}, grad={self.grad!r}{label}{op})"
 
 
 def _checked_number(number: object, owner: str) -> float:
@@ -553,6 +561,16 @@ def _checked_number(number: object, owner: str) -> float:
     if not _isfinite(data):
         raise ValueError(f"{owner}: data is {data!r}; a Value must hold a finite real number")
     return data
+
+
+def _checked_seed(gradient: object) -> float:
+    """The seed of ``backward(gradient)``: a finite real number, else the error that says why."""
+    seed = None if isinstance(gradient, bool) else as_float(gradient, "backward")
+    if seed is None:
+        raise TypeError(f"backward: gradient must be a number, got {short_repr(gradient)}")
+    if not _isfinite(seed):
+        raise ValueError(f"backward: gradient must be finite, got {seed!r}")
+    return seed
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -574,11 +592,9 @@ _values_with_own_rules = False
 def _note_values_with_own_rules() -> None:
     """Called when a Value that applies operations its own way (``apply_op``) is made.
 
-    Forward mode's dual numbers are such Values (``jvp`` calls this), and so is an
-    instance of any subclass with ``apply_op``. Until then every operand of the fused
-    helpers (:func:`dot`, :func:`matvec`, :func:`sum_values`) is a plain Value, and
-    reading the numbers is the only check they need; from then on they hand their
-    operands to the Op (``DOT(*a, *b)``), which lets such a Value apply it.
+    Forward mode's dual numbers are such Values. Until then every operand of the fused
+    operations (:mod:`~tinygrad_edu.fused`) is a plain Value, whose numbers they read
+    directly; from then on they hand their operands to the Op, which lets it apply it.
     """
     global _values_with_own_rules
     _values_with_own_rules = True

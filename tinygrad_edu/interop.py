@@ -200,6 +200,16 @@ def _complex(self: Value) -> NoReturn:
     raise TypeError(leaves_the_graph("complex()"))
 
 
+def _int(self: Value) -> NoReturn:
+    """Refused, as ``float(v)`` is: ``int(v)``, ``math.floor(v)`` and the like."""
+    raise TypeError(leaves_the_graph("int()"))
+
+
+def _round(self: Value, ndigits: int | None = None) -> NoReturn:
+    """Refused, as ``float(v)`` is: a rounded number has no gradient to pass on."""
+    raise TypeError(leaves_the_graph("round()"))
+
+
 def _format(self: Value, spec: str) -> str:
     """``f"{loss:.3f}"`` formats the number; ``f"{v}"`` is ``str(v)``."""
     return format(self._data, spec) if spec else str(self)
@@ -230,5 +240,8 @@ Value.__ge__ = _greater_or_equal  # type: ignore[method-assign]
 Value.__bool__ = _is_nonzero  # type: ignore[method-assign]
 Value.__float__ = _float  # type: ignore[method-assign]
 Value.__complex__ = _complex  # type: ignore[method-assign]
+Value.__int__ = Value.__trunc__ = _int  # type: ignore[method-assign]
+Value.__floor__ = Value.__ceil__ = _int  # type: ignore[attr-defined]
+Value.__round__ = _round  # type: ignore[attr-defined]
 Value.__format__ = _format  # type: ignore[method-assign]
 _name_the_methods(Value)
