@@ -6,7 +6,10 @@ analytic derivatives and central differences.
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
+import re
 
 import pytest
 from hypothesis import given
@@ -237,6 +240,42 @@ def test_hessian_matches_torch(torch, name, x, y) -> None:
     assert hessian(lambda p: ours(name)(p[0], p[1]))([x, y]) == ours_  # a list argument
 
 
+def test_vjp_fn_takes_the_cotangents_in_the_outputs_structure_or_one_by_one() -> None:
+    value, vjp_fn = vjp(lambda x, y: [x * y, x + y, y], 2.0, 3.0)
+    assert value == [6.0, 5.0, 3.0]
+    assert vjp_fn([1.0, 10.0, 100.0]) == vjp_fn(1.0, 10.0, 100.0) == (3.0 + 10.0, 2.0 + 110.0)
+    assert vjp_fn((0.0, 1.0, 0.0)) == (1.0, 1.0)  # a tuple is a structure too
+    _, one_output = vjp(lambda x: x * x, 3.0)
+    assert one_output(1.0) == (6.0,)
+    _, listed = vjp(lambda x: [x * x], 3.0)  # a list of one output takes either form
+    assert listed([2.0]) == listed(2.0) == (12.0,)
+
+
+def test_hessian_of_a_function_using_values_of_its_own_gives_floats() -> None:
+    w = Value(3.0)  # a parameter the function closes over, as a model's weight
+    h = hessian(lambda x: w * x * x + (w * x).sin())(0.5)
+    assert type(h[0][0]) is float and h == [[6.0 - 9.0 * math.sin(1.5)]]
+    rows = hessian(lambda v: w * v[0] * v[1] * v[1], 0)([1.0, 2.0])
+    assert all(type(d) is float for row in rows for d in row)
+    assert rows == [[0.0, 12.0], [12.0, 6.0]]
+    value, tangent = jvp(grad(lambda x: w * x * x), (2.0,), (1.0,))  # a Hessian-vector product
+    assert (type(value), type(tangent)) == (float, float) and (value, tangent) == (12.0, 6.0)
+    assert w.grad == 0.0  # and no gradient was left on the parameter
+
+
+def test_a_dual_number_refuses_to_be_pickled() -> None:
+    escaped = []
+    jvp(lambda x: escaped.append(x * x) or x, (3.0,), (1.0,))  # a Dual escapes the jvp
+    (dual,) = escaped
+    assert isinstance(dual, Dual) and dual.tangent == 6.0
+    message = "a dual number of forward mode cannot be pickled .* pickle its .primal"
+    with pytest.raises(TypeError, match=message):
+        pickle.dumps(dual)
+    with pytest.raises(TypeError, match=message):
+        copy.deepcopy(dual)
+    assert pickle.loads(pickle.dumps(Value(2.0))).data == 2.0  # a Value still pickles
+
+
 def test_jacobian_argnums_picks_the_columns() -> None:
     f = lambda x, y, z: [x * y * z]  # noqa: E731
     assert jacobian(f, 1)(2.0, 3.0, 5.0) == [[10.0]]
@@ -362,6 +401,11 @@ def test_an_op_is_checked_when_made_and_when_called() -> None:
         (lambda: vjp(Value.exp), ValueError, "vjp: give at least one primal"),
         (lambda: vjp(lambda x: None, 1.0), TypeError, "vjp: f must return a Value"),
         (lambda: vjp(Value.exp, 1.0)[1](1.0, 2.0), ValueError, "2 cotangents for 1 output"),
+        (lambda: vjp(lambda x: [x, x], 1.0)[1]([1.0]), ValueError,
+         re.escape("1 cotangents for 2 output(s); give one per output, in the output's "
+                   "structure or as separate arguments: vjp_fn([c0, c1]) or vjp_fn(c0, c1)")),
+        (lambda: vjp(lambda x: [x, x], 1.0)[1](1.0, 2.0, 3.0), ValueError,
+         re.escape("vjp_fn([c0, c1]) or vjp_fn(c0, c1)")),
         (lambda: jacobian(Value.exp, mode="sideways"), ValueError, "mode must be 'reverse' or"),
         (lambda: jacobian(Value.exp, 1.5)(1.0), TypeError, "argnums must be an int"),
         (lambda: jacobian(Value.exp, 3)(1.0), ValueError, "argnums 3 is out of range"),

@@ -165,10 +165,20 @@ def test_grad_refuses_argnums_that_are_not_ints(argnums) -> None:
 def test_grad_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="out of range"):
         grad(lambda x: x, argnums=3)(1.0)
-    with pytest.raises(TypeError, match="grad: argument 0 must be a number or a Value, got str"):
+    with pytest.raises(TypeError, match="grad: argument 0 must be a number, a Value or a list of"):
         grad(lambda x: x)("1.0")
-    with pytest.raises(TypeError, match="argument 1 must be a number or a Value, got bool"):
+    with pytest.raises(
+        TypeError, match="argument 1 must be a number, a Value or a list of them, got bool"
+    ):
         grad(lambda x, y: x * y, 1)(1.0, True)
+    with pytest.raises(TypeError, match=re.escape("grad: argument 0[1] must be a number, a Value")):
+        grad(lambda v: v[0])([1.0, "2"])
+    with pytest.raises(TypeError, match="grad: has_aux must be True or False, got 1"):
+        grad(lambda x: x, has_aux=1)
+    with pytest.raises(
+        TypeError, match=re.escape("with has_aux=True, f must return a pair (value, aux)")
+    ):
+        grad(lambda x: x, has_aux=True)(1.0)
 
 
 @pytest.mark.parametrize(
@@ -261,3 +271,41 @@ def test_grad_of_values_stays_connected_to_them() -> None:
     assert gradcheck(grad(lambda v: v.sin() * v), 0.7)
     with pytest.raises(GradcheckError):
         gradcheck(lambda v: grad(lambda u: u**3)(v) * v.data, 2.0)  # v.data cuts the graph
+
+
+# ------------------------------------------------------------------ vectors and aux, as in JAX
+
+
+def test_a_list_argument_is_a_vector_whose_gradient_is_a_list() -> None:
+    f = lambda v, c: v[0] * v[1] * c + v[1].sin()  # noqa: E731
+    slope = grad(f)([2.0, 0.5], 3.0)
+    assert type(slope) is list and slope == [0.5 * 3.0, 2.0 * 3.0 + math.cos(0.5)]
+    assert grad(f, (1, 0))((2.0, 0.5), 3.0) == (
+        1.0,
+        (1.5, 6.0 + math.cos(0.5)),
+    )  # a tuple stays one
+    value, slopes = value_and_grad(lambda v: v[0] * v[0] + v[1])([Value(3.0), 2.0])
+    assert value.data == 11.0 and [s.data for s in slopes] == [6.0, 1.0]  # Values in: Values out
+    assert grad(lambda v: sum(v, start=Value(0.0)))([]) == []  # no entries, no slopes
+    # each entry is a fresh input, even when two entries are the same Value
+    x = Value(2.0)
+    assert [s.data for s in grad(lambda v: v[0] * v[1] * x)([x, x])] == [4.0, 4.0]
+
+
+def test_has_aux_returns_the_aux_output_next_to_the_derivative() -> None:
+    def loss(w):
+        prediction = w * 3.0
+        return (prediction - 1.0) ** 2, {"prediction": prediction, "misc": ["x", (prediction,)]}
+
+    (value, aux), slope = value_and_grad(loss, has_aux=True)(0.5)
+    assert (value, slope) == (0.25, 3.0)  # (3w - 1)^2 and 6 (3w - 1)
+    assert aux == {"prediction": 1.5, "misc": ["x", (1.5,)]}  # plain numbers in: numbers out
+    slope, aux = grad(loss, has_aux=True)(0.5)
+    assert slope == 3.0 and aux["prediction"] == 1.5
+    w = Value(0.5)
+    slope, aux = grad(loss, has_aux=True)(w)
+    assert isinstance(aux["prediction"], Value) and aux["prediction"].data == 1.5
+    aux["prediction"].backward()  # aux stays connected to the Value passed
+    assert w.grad == 3.0
+    # nested: the outer grad differentiates through the inner aux
+    assert grad(lambda u: grad(lambda y: (u * y, u * u), has_aux=True)(u)[1])(3.0) == 6.0

@@ -1,7 +1,7 @@
 """Programs in C against the Python program and eager: equal with ==, every gradient.
 
 The references are independent of the C code: the eager graph with ``backward()`` and
-the Python program. Random graphs (the op mix of test_random_graphs), every op of the
+the Python program. Random graphs (the op mix of test_engine_random_graphs), every op of the
 library (the fused ones, the powers, the losses' ops), and the public models and
 losses after Adam steps have moved their decisions (which relu units are on). Then
 what the C backend must refuse or survive: hostile labels, an op of your own, no
@@ -20,7 +20,7 @@ import textwrap
 
 import pytest
 from hypothesis import given, settings
-from test_random_graphs import DOMAIN_ERRORS, INPUTS, STEPS, run
+from test_engine_random_graphs import DOMAIN_ERRORS, INPUTS, STEPS, run
 
 import tinygrad_edu as tg
 from tinygrad_edu import Value, datasets, losses, optim, program_c
