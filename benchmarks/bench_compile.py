@@ -9,6 +9,10 @@
 2. A chain of 10,000 elementwise operations (``v * a``, ``+ b``, ``relu``, repeated),
    forward and backward, eager vs compiled, per operation.
 
+Both also run as C (``backend="c"``, when a C compiler is found): checked bit-identical
+to the Python program, timed per call, with the build time cold (an empty cache) and
+cached, and the size of the library.
+
 Reported: medians, ratios, the time to trace and compile each program (median of a few
 runs), and its memory (tracemalloc: what the program keeps, and the peak while
 building it).
@@ -20,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -30,7 +36,7 @@ from bench_training import svm_loss  # the demo's forward pass, written once for
 from timing import median_time  # the median of repeated runs, shared by the benchmarks
 
 import tinygrad_edu as tg
-from tinygrad_edu import Value, datasets
+from tinygrad_edu import Value, datasets, program_c
 from tinygrad_edu.nn import MLP
 
 try:
@@ -60,6 +66,33 @@ def build(make_program: Callable[[], tg.Program], repeats: int = 3) -> tuple[tg.
         f"building {peak / 1e6:.1f} MB"
     )
     return program, line
+
+
+def in_c(
+    trace_it: Callable[[], tg.Program],
+    run: Callable[[tg.Program], object],
+    python_time: float,
+    repeats: int,
+    n_operations: int,
+) -> tg.Program | None:
+    """The same program in C: its build (cold, then cached), size, speed, equality."""
+    try:
+        start = time.perf_counter()
+        program = trace_it()
+    except program_c.CompilerNotFoundError as error:
+        print(f"  C backend: skipped ({error})")
+        return None
+    cold = time.perf_counter() - start
+    cached = median_time(trace_it, 3)
+    size = program_c.library_path(program.c_source).stat().st_size
+    c_time = median_time(lambda: run(program), repeats)
+    print(
+        f"  C program: trace + build {cold:.2f} s cold, {cached:.2f} s cached; "
+        f"library {size / 1e6:.2f} MB"
+    )
+    print(f"  tinygrad_edu C program {1e9 * c_time / n_operations:>9.2f} ns per operation, "
+          f"{python_time / c_time:.1f}x the Python program")  # fmt: skip
+    return program
 
 
 def demo_step(repeats: int) -> None:
@@ -113,6 +146,17 @@ def demo_step(repeats: int) -> None:
     print(f"  compiled is {speedup:.1f}x faster than eager (target: >= 8x), "
           f"{over_micrograd:.0f}x faster than micrograd")  # fmt: skip
 
+    def in_c_run(c_program: tg.Program) -> float:
+        ours.zero_grad()
+        return c_program()[0]
+
+    c_program = in_c(lambda: tg.trace(lambda: svm_loss(ours, points, signs), backend="c"),
+                     in_c_run, times["tinygrad_edu compiled"], repeats, len(program))  # fmt: skip
+    if c_program is not None:
+        c_loss = in_c_run(c_program)
+        assert c_loss == loss_eager and [p.grad.hex() for p in ours.parameters()] == grads_eager
+        print("  C program and eager: loss and 337 gradients bit-identical (target: >= 10x)")
+
 
 def chain(x: Value, a: Value, b: Value) -> Value:
     """CHAIN_LENGTH elementwise operations: (v * a + b).relu(), over and over."""
@@ -144,12 +188,19 @@ def elementwise_chain(repeats: int) -> None:
     print(f"  tinygrad_edu eager      {1e9 * eager_time / n:>8.1f} ns per operation")
     print(f"  tinygrad_edu compiled   {1e9 * compiled_time / n:>8.1f} ns per operation")
     print(f"  compiled is {eager_time / compiled_time:.1f}x faster per operation (target: >= 6x)")
+    c_program = in_c(lambda: tg.trace(chain, *args, backend="c"), lambda p: p(*args),
+                     compiled_time, repeats, n)  # fmt: skip
+    if c_program is not None:
+        assert c_program(*args) == (value, grads)
+        print("  C program and eager: value and gradients bit-identical (target: >= 20x)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per peer")
     args = parser.parse_args()
+    # an empty cache of its own, so that the first C build is a cold one
+    os.environ["TINYGRAD_EDU_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench_compile_")
     demo_step(args.repeats)
     elementwise_chain(args.repeats)
 
