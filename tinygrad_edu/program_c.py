@@ -64,9 +64,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tinygrad_edu import engine, functional, fused, losses
+from tinygrad_edu import engine, functional, fused
 from tinygrad_edu.engine import Op
-from tinygrad_edu.nn import layers
 
 __all__ = ["FLAGS", "STATEMENTS_PER_FUNCTION", "CompilerNotFoundError", "cache_dir", "comment"]
 
@@ -253,10 +252,6 @@ _RULES: dict[Op, _Rule] = {
         lambda a: f"{a[0]} > 0.0 ? {a[0]} : {a[1]} * {a[0]}",
         _times(lambda a, o, i: f"{a[0]} > 0.0 ? 1.0 : {a[1]}"),
     ),
-    losses.SOFTPLUS: (
-        lambda a: f"softplus({a[0]})",
-        _times(lambda a, o, i: f"softplus_slope({a[0]})"),
-    ),
     functional.INPUT: (lambda a: a[0], _times(lambda a, o, i: "1.0")),
 }
 
@@ -268,15 +263,36 @@ _FUSED: dict[Op, str] = {
     fused.SUM: "sum",
     fused.LOGSUMEXP: "logsumexp",
     fused.SOFTMAX_DOT: "softmax_dot",
-    layers.RELU_DOT: "relu_dot",
-    layers.RELU_WEIGHTED_SUM: "relu_weighted_sum",
-    losses.SHIFT: "shift",
+}
+
+# The ops of the layers above this module (the losses', the layers'), known by the
+# module and names of their rules, as this module may not import them.
+_ABOVE: dict[tuple[str, str, str], _Rule | str] = {
+    ("tinygrad_edu.losses", "_softplus_forward", "_softplus_derivative"): (
+        lambda a: f"softplus({a[0]})",
+        _times(lambda a, o, i: f"softplus_slope({a[0]})"),
+    ),
+    ("tinygrad_edu.losses", "_largest_forward", "_largest_derivative"): "shift",
+    ("tinygrad_edu.nn.layers", "_relu_dot_forward", "_relu_dot_derivative"): "relu_dot",
+    ("tinygrad_edu.nn.layers", "_relu_weighted_sum_forward", "_relu_weighted_sum_derivative"): (
+        "relu_weighted_sum"
+    ),
 }
 
 
-def has_rule(op: Op) -> bool:
-    """Whether the C backend can write ``op``."""
-    return op in _RULES or op in _FUSED
+def _rule(op: Op) -> _Rule | str | None:
+    """The C rule of ``op`` (a fused op's: the name of its C functions), or None."""
+    found = _RULES.get(op) or _FUSED.get(op)
+    if found is None:
+        forward, derivative = op.forward, op.derivative
+        key = (
+            getattr(forward, "__module__", None),
+            getattr(forward, "__qualname__", None),
+            getattr(derivative, "__qualname__", None),
+        )
+        if getattr(derivative, "__module__", None) == key[0]:
+            found = _ABOVE.get(key)  # type: ignore[arg-type]
+    return found
 
 
 _PREAMBLE = r"""
@@ -477,11 +493,11 @@ static void bw_shift(double *t, const int *a, const int *adj, const unsigned cha
 """
 
 
-def _fused_n(op: Op, n_operands: int) -> int:
+def _fused_n(kind: str, n_operands: int) -> int:
     """The ``n`` of a fused op's C functions (the number of weights, scores, ...)."""
-    if op in (fused.WEIGHTED_SUM, fused.SOFTMAX_DOT, layers.RELU_WEIGHTED_SUM):
+    if kind in ("weighted_sum", "softmax_dot", "relu_weighted_sum"):
         return (n_operands - 1) // 2
-    if op in (fused.DOT, layers.RELU_DOT):
+    if kind in ("dot", "relu_dot"):
         return n_operands // 2
     return n_operands
 
@@ -537,20 +553,21 @@ def write(
             k += 1  # a weighted sum's first terms, an op's local derivatives: in the rule
             continue
         op, out, parents, consts = node
-        if not has_rule(op):
+        rule = _rule(op)
+        if rule is None:
             raise TypeError(
                 f"backend='c': node {out} ({comment(op.name)[3:-3]}) is an op of your own, "
                 "written in Python, with no C rule; trace with backend='python' to run it"
             )
-        if op in _FUSED:
+        if isinstance(rule, str):
             operand_slots = [slot(p) for p in parents]
             for c in consts:
                 names_of_k.append(f"\0k{len(names_of_k)}")
                 constants.append(c)
                 operand_slots.append(slot(names_of_k[-1]))
             a = index_array(operand_slots)
-            n = _fused_n(op, len(operand_slots))
-            kind = _FUSED[op]
+            kind = rule
+            n = _fused_n(kind, len(operand_slots))
             if s.edge < 0:
                 body.append(f"{read(out)} = fw_{kind}(t, {a}, {n}); {line}")
                 k += 1
@@ -567,7 +584,7 @@ def write(
             )
             continue
         operands = [read(p) for p in parents] + [_number(c) for c in consts]
-        forward, contribution = _RULES[op]
+        forward, contribution = rule
         if s.edge < 0:
             body.append(f"{read(out)} = {forward(operands)}; {line}")
         else:
