@@ -877,12 +877,12 @@ register(
     Exercise(
         id="04.layer_forward",
         title="A relu layer with plain floats",
-        stub='''def layer_forward(W, b, x):
-    """relu(W x + b) with plain floats: W is a list of rows (row i makes output i),
-    b a list of biases, x a list of inputs. Returns a list."""
+        stub='''def layer_forward(weights, biases, x):
+    """relu(W x + b) with plain floats: weights is W, a list of rows (row i makes output i),
+    biases is b, a list, and x a list of inputs. Returns a list."""
     raise NotImplementedError("your code here")
 ''',
-        hint="Output i is max(0, sum_j W[i][j] * x[j] + b[i]).",
+        hint="Output i is max(0, sum_j weights[i][j] * x[j] + biases[i]).",
         reference="compared with a relu Layer holding the same weights",
         cases=lambda: [
             _layer_case("a square W", [[1.0, 2.0], [-0.5, 3.0]], [0.1, -0.2], [0.3, -1.0]),
@@ -1093,12 +1093,13 @@ register(
     Exercise(
         id="05.training_step",
         title="One training step",
-        stub='''def training_step(model, X, y, optimizer):
+        stub='''def training_step(model, inputs, labels, optimizer):
     """One step of training: clear the gradients, compute the hinge loss of model's scores
-    on X against the labels y (±1), backpropagate, move the weights. Returns the loss (a float)."""
+    on the inputs against the labels (±1), backpropagate, move the weights.
+    Returns the loss (a float)."""
     raise NotImplementedError("your code here")
 ''',
-        hint="optimizer.zero_grad(); loss = losses.hinge_loss([model(x) for x in X], y); "
+        hint="optimizer.zero_grad(); loss = losses.hinge_loss([model(x) for x in inputs], labels); "
         "loss.backward(); optimizer.step(); return loss.data",
         reference="losses and weights compared with the same steps of the library's hinge "
         "loss and SGD on a copy of the model",

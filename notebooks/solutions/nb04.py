@@ -7,9 +7,9 @@ def count_parameters(nin, nouts):
     return sum((sizes[k - 1] + 1) * sizes[k] for k in range(1, len(sizes)))
 
 
-def layer_forward(W, b, x):  # noqa: N803 - W is a matrix
-    """Row i of W makes output i."""
-    return [max(0.0, sum(w * v for w, v in zip(row, x)) + bi) for row, bi in zip(W, b)]
+def layer_forward(weights, biases, x):
+    """Row i of the weights makes output i."""
+    return [max(0.0, sum(w * v for w, v in zip(row, x)) + b) for row, b in zip(weights, biases)]
 
 
 def dead_neurons(model, x):

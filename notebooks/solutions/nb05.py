@@ -17,10 +17,10 @@ def bce(logits, targets):
     return sum(terms, Value(0.0)) / len(terms)
 
 
-def training_step(model, X, y, optimizer):  # noqa: N803 - X is a batch
+def training_step(model, inputs, labels, optimizer):
     """Clear, forward, loss, backward, step: backward() adds to .grad, so clear it first."""
     optimizer.zero_grad()
-    loss = losses.hinge_loss([model(x) for x in X], y)
+    loss = losses.hinge_loss([model(x) for x in inputs], labels)
     loss.backward()
     optimizer.step()
     return loss.data
