@@ -68,7 +68,7 @@ from tinygrad_edu.engine import (
     is_grad_enabled,
     no_grad,
 )
-from tinygrad_edu.functional import gradients
+from tinygrad_edu.functional import _Differentiating, _nested, fresh_input, gradients
 
 __all__ = ["Dual", "hessian", "jacobian", "jvp", "vjp"]
 
@@ -119,6 +119,18 @@ class Dual(Value):
 
     def __repr__(self) -> str:
         return f"Dual(primal={self.primal!r}, tangent={self.tangent!r}, tag={self.tag})"
+
+    def __reduce_ex__(self, protocol: object) -> object:
+        """Refused: a dual number means something only inside the jvp that made it.
+
+        Pickled as a Value it would lose its tangent without a word; and its tag would
+        mean nothing to a later jvp anyway. ``copy.deepcopy`` is refused the same way.
+        """
+        raise TypeError(
+            "a dual number of forward mode cannot be pickled (it belongs to the jvp that "
+            f"made it): pickle its .primal ({self.primal!r}) and .tangent "
+            f"({self.tangent!r}) numbers instead"
+        )
 
 
 def _dual(primal: float | Value, tangent: float | Value, tag: int) -> Dual:
@@ -404,7 +416,10 @@ def jvp(
     Plain numbers in, plain floats out, and no graph is recorded: every intermediate
     result is a :class:`Dual` carrying its number and its tangent. With Values in, the
     value and the tangent are Values connected to them (so ``grad`` can differentiate a
-    jvp), and ``jvp`` of ``grad`` gives Hessian-vector products.
+    jvp), and ``jvp`` of ``grad`` gives Hessian-vector products. Inside ``grad`` (or
+    ``vjp``, or a reverse ``jacobian``) they are Values even for plain numbers in, since
+    ``f`` may use the outer input: ``grad(lambda x: jvp(lambda y: x * y, (1.0,), (1.0,))[1])``
+    is 1.
 
     >>> jvp(lambda x: x ** 3, (2.0,), (1.0,))          # f(2) and f'(2) = 3 * 2**2
     (8.0, 12.0)
@@ -424,7 +439,7 @@ def jvp(
     tag = next(_tags)
     _note_values_with_own_rules()  # from now on the fused helpers check for dual numbers
     duals = [_dual(p, t, tag) for p, t in zip(primals, tangents)]
-    plain = not any(isinstance(x, Value) for x in (*primals, *tangents))
+    plain = not any(isinstance(x, Value) for x in (*primals, *tangents)) and not _nested()
     values, slopes, single = _push_forward("jvp", f, duals, tag, plain)
     return (values[0], slopes[0]) if single else (values, slopes)
 
@@ -443,47 +458,65 @@ def _push_forward(owner: str, f: Callable, args: Sequence, tag: int, plain: bool
             values.append(o.primal)
             slopes.append(0.0 if o.tangent is None else o.tangent)
         else:  # it does not depend on the primals
-            values.append(o.data if plain and isinstance(o, Value) else o)
+            values.append(o)
             slopes.append(0.0)
+    if plain:  # plain numbers in, plain floats out, even where f used Values of its own
+        # (a grad inside f records a graph of the weights it uses; a Dual of an outer jvp
+        # stays: it carries that jvp's tangent)
+        values = [_plain(x) for x in values]
+        slopes = [_plain(x) for x in slopes]
     return values, slopes, single
+
+
+def _plain(x: float | Value) -> float | Value:
+    return x._data if type(x) is Value else x
 
 
 def vjp(f: Callable[..., Value | Sequence[Value]], *primals: Number | Value) -> tuple:
     """Reverse mode as a function: ``f(*primals)`` and a function that backpropagates.
 
-    Returns ``(value, vjp_fn)``. ``vjp_fn(*cotangents)`` takes one weight per output of
-    ``f`` and returns ``sum_k cotangents[k] * d f_k / d primals[i]`` for each primal, as
-    a tuple: the vector times the Jacobian. One backward pass per call, whatever the
-    number of primals. Plain numbers in, plain floats out.
+    Returns ``(value, vjp_fn)``. ``vjp_fn`` takes one weight per output of ``f`` and
+    returns ``sum_k cotangents[k] * d f_k / d primals[i]`` for each primal, as a tuple:
+    the vector times the Jacobian. The weights come in the output's structure, as in
+    JAX and torch.func (one list for a list of outputs, one number for one output), or
+    as separate arguments. One backward pass per call, whatever the number of primals.
+    Plain numbers in, plain floats out. Each primal is a fresh input of ``f``, as in
+    :func:`~tinygrad_edu.functional.grad`.
 
     >>> value, vjp_fn = vjp(lambda x, y: [x * y, x + y], 2.0, 3.0)
     >>> value
     [6.0, 5.0]
-    >>> vjp_fn(1.0, 0.0), vjp_fn(0.0, 1.0)      # the rows of the Jacobian
+    >>> vjp_fn([1.0, 0.0]), vjp_fn(0.0, 1.0)      # the rows of the Jacobian
     ((3.0, 2.0), (1.0, 1.0))
     """
     check_function("vjp", "f", f)
     if not primals:
         raise ValueError("vjp: give at least one primal")
     primals = _as_tuple("vjp", "primals", primals)
-    plain = not any(isinstance(x, Value) for x in primals)
-    leaves = [x if isinstance(x, Value) else Value(x) for x in primals]
-    with enable_grad():
+    nested = _nested()
+    plain = not any(isinstance(x, Value) for x in primals) and not nested
+    with _Differentiating():
+        leaves = [fresh_input(x) for x in primals]
         out = f(*leaves)
     outputs, single = _outputs("vjp", out)
 
-    def vjp_fn(*cotangents: Number | Value) -> tuple:
+    def vjp_fn(*cotangents: Number | Value | Sequence[Number | Value]) -> tuple:
+        if not single and len(cotangents) == 1 and isinstance(cotangents[0], (list, tuple)):
+            cotangents = tuple(cotangents[0])  # one object with the output's structure
         if len(cotangents) != len(outputs):
+            listed = ", ".join(f"c{k}" for k in range(len(outputs)))
+            forms = "vjp_fn(c)" if single else f"vjp_fn([{listed}]) or vjp_fn({listed})"
             raise ValueError(
-                f"vjp_fn: {len(cotangents)} cotangents for {len(outputs)} output(s); "
-                "give one per output"
+                f"vjp_fn: {len(cotangents)} cotangents for {len(outputs)} output(s); give one "
+                f"per output, in the output's structure or as separate arguments: {forms}"
             )
         cotangents = _as_tuple("vjp_fn", "cotangents", cotangents)
         with enable_grad():  # the weighted sum of the outputs is what we backpropagate
             root = Value(0.0)
             for o, c in zip(outputs, cotangents):
                 root = root + o * c
-        grads = gradients(root, leaves, create_graph=not plain and is_grad_enabled())
+        as_graph = nested or _nested() or (not plain and is_grad_enabled())
+        grads = gradients(root, leaves, create_graph=as_graph)
         return tuple(grads)
 
     value = [o.data if plain and isinstance(o, Value) else o for o in outputs]
@@ -525,7 +558,9 @@ def jacobian(
     Row ``k`` holds the derivatives of output ``k`` (``f`` returns a Value or a list of
     Values) with respect to every input scalar of the chosen arguments, in order; an
     argument may be a number or a list of numbers (a vector). Plain floats come back
-    for plain-number arguments.
+    for plain-number arguments. Each input scalar is a fresh input of ``f``, as in
+    :func:`~tinygrad_edu.functional.grad`, so a Value that ``f`` also uses directly is a
+    constant to the derivative, in both modes.
 
     ``mode="reverse"`` runs one backward pass per output (a row each);
     ``mode="forward"`` runs one jvp per input (a column each). Same numbers; pick the
@@ -543,11 +578,11 @@ def jacobian(
         positions = _positions("jacobian", argnums, len(args))
         scalars = _flatten("jacobian", args, positions)
         values_in = any(isinstance(x, Value) for x in scalars)
-        leaves = [x if isinstance(x, Value) else Value(x) for x in scalars]
-        with enable_grad():
+        create_graph = _nested() or (values_in and is_grad_enabled())
+        with _Differentiating():  # each scalar a fresh input, as in grad
+            leaves = [fresh_input(x) for x in scalars]
             out = f(*_substitute(args, positions, leaves))
         outputs, _ = _outputs("jacobian", out)
-        create_graph = values_in and is_grad_enabled()
         return [
             gradients(o, leaves, create_graph) if isinstance(o, Value) else [0.0] * len(leaves)
             for o in outputs
@@ -556,7 +591,7 @@ def jacobian(
     def forward(*args: object) -> list[list]:
         positions = _positions("jacobian", argnums, len(args))
         scalars = _flatten("jacobian", args, positions)
-        plain = not any(isinstance(x, Value) for x in scalars)
+        plain = not any(isinstance(x, Value) for x in scalars) and not _nested()
         columns = []
         for j in range(len(scalars)):  # one jvp per input: only input j moves
             tag = next(_tags)

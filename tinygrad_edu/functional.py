@@ -15,14 +15,37 @@ What comes back depends on what goes in:
 * **Values in, Values out.** Pass Values while recording and the result stays
   connected to them, so ``grad(f)(x).backward()`` puts f''(x) into ``x.grad``.
   (Inside ``no_grad`` the result is a new leaf holding the number.)
-* **Nested, Values out.** While a ``grad`` runs inside another one, the inner backward
-  pass is computed with Values instead of floats (the same derivative rules, see
-  :mod:`tinygrad_edu.engine`), so the derivative it returns is itself a graph that the
-  outer ``grad`` differentiates: ``grad(grad(f))`` is f''.
+* **Nested, Values out.** While a ``grad`` runs inside another one (or inside ``vjp``
+  or a reverse-mode ``jacobian``), the inner backward pass is computed with Values
+  instead of floats (the same derivative rules, see :mod:`tinygrad_edu.engine`), so the
+  derivative it returns is itself a graph that the outer one differentiates:
+  ``grad(grad(f))`` is f''. This holds even when the inner call is given plain numbers,
+  since its function may use the outer input: ``grad(lambda x: grad(lambda y: x * y)(1.0))``.
 
 Every plain-number argument reaches ``f`` as a Value, so ``f`` may call methods such
-as ``.sin()`` on any of them; other arguments (a list, a model, a flag) are passed as
-they are. ``f`` always runs with graph recording on, even inside ``no_grad``.
+as ``.sin()`` on any of them; other arguments (a model, a flag) are passed as they are.
+An argument being differentiated may also be a list of numbers (a vector); its
+gradient is then a list. ``f`` always runs with graph recording on, even inside ``no_grad``.
+
+**Each argument is a fresh input.** ``grad(f)(x)`` is d f / d (f's parameter), at the
+number ``x``, not the derivative with respect to whatever object was passed. The two
+differ as soon as ``f`` also uses that object some other way::
+
+    x = Value(3.0)
+    grad(lambda y: x * y)(x)     # d/dy (x * y) with x fixed: x = 3, not d/dx x**2 = 6
+
+Had ``f`` received ``x`` itself, ``x * y`` would be ``x * x`` to the backward pass, and
+the two roles of ``x`` would be mixed up: *perturbation confusion*, the classic bug of
+nested derivatives (JAX's "Autodidax" tells its story). It bites most often unseen,
+inside nested calls: in ``grad(lambda x: grad(lambda y: x * x * y)(x))``, the inner
+derivative is ``x * x`` and the outer one ``2x``, but an inner ``grad`` that took ``y``
+to be the outer ``x`` would differentiate ``x ** 3`` instead. So every argument that is
+differentiated reaches ``f`` as a new node of its own (:func:`fresh_input`): a plain
+number as a new leaf, a Value ``v`` as a node of op ``"input"`` whose only parent is
+``v``, with slope 1. The derivative is taken with respect to that node, so ``v`` used
+directly counts as a constant; and the node depends on ``v``, so the result is still
+connected to ``v``, and an outer derivative (or ``backward()``) reaches ``v`` through it.
+That costs one node per Value argument (plain numbers cost nothing extra).
 """
 
 from __future__ import annotations
@@ -31,26 +54,59 @@ import math
 import numbers
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from tinygrad_edu._checks import check_function
-from tinygrad_edu.engine import Value, enable_grad, is_grad_enabled, topological_order
+from tinygrad_edu.engine import (
+    Op,
+    Value,
+    _unary_method,
+    enable_grad,
+    is_grad_enabled,
+    topological_order,
+)
 
-__all__ = ["grad", "gradients", "value_and_grad"]
+__all__ = ["INPUT", "fresh_input", "grad", "gradients", "value_and_grad"]
 
 Argnums = int | Sequence[int]
 
 
 class _Nesting(threading.local):
-    """How many ``grad`` calls are running right now in this thread (more than one: nested).
+    """How many reverse-mode transforms (``grad``, ``vjp``, a reverse ``jacobian``) are
+    running their function right now in this thread.
 
-    Per thread, like grad mode: a ``grad`` running in another thread is not an outer
-    ``grad`` of ours.
+    While one is, anything computed may be differentiated by it, so a transform called
+    inside must answer with a graph even when given plain numbers: in
+    ``grad(lambda x: jacobian(lambda y: x * y)(1.0)[0][0])`` the inner answer is ``x``,
+    and a plain float there would cut it off from the outer ``grad``. Per thread, like
+    grad mode: a transform running in another thread is not an outer one of ours.
     """
 
     depth = 0
 
 
 _nesting = _Nesting()
+
+
+class _Differentiating(enable_grad):
+    """Around the call of ``f`` by a reverse-mode transform: recording on, nesting counted.
+
+    Recording is on because f's graph is needed even when the transform is called inside
+    ``no_grad``.
+    """
+
+    def __enter__(self) -> None:
+        _nesting.depth += 1
+        super().__enter__()
+
+    def __exit__(self, *exc_info: object) -> None:
+        _nesting.depth -= 1
+        super().__exit__(*exc_info)
+
+
+def _nested() -> bool:
+    """Whether a reverse-mode transform is running its function (see ``_Nesting``)."""
+    return _nesting.depth > 0
 
 
 def gradients(
@@ -75,9 +131,48 @@ def gradients(
         for parent, local_grad in zip(node.parents, local_grads):
             if local_grad == 0.0:  # as in backward(): a zero slope passes nothing on
                 continue
-            contribution = local_grad * grad
+            if type(local_grad) is float and local_grad == 1.0:
+                contribution = grad  # 1 * g is g: a graph being built needs no node for it
+            else:
+                contribution = local_grad * grad
             grads[parent] = grads[parent] + contribution if parent in grads else contribution
     return [grads.get(x, 0.0) for x in inputs]
+
+
+def _same_number(x: float) -> float:
+    """The forward rule of a fresh input: it holds the very number it was given."""
+    return x
+
+
+def _slope_one(x: float | Value, out: float | Value) -> tuple[float]:
+    """The derivative rule of a fresh input: d input / d the Value it was made from = 1."""
+    return (1.0,)
+
+
+#: The operation of a fresh input (see :func:`fresh_input`): the identity, slope 1.
+INPUT = Op("input", _same_number, _slope_one)
+
+
+def fresh_input(x: float | Value) -> Value:
+    """A new input holding ``x``'s number, for a function about to be differentiated.
+
+    A plain number becomes a new leaf. A Value ``x`` becomes a new node of op ``"input"``
+    whose one parent is ``x`` (local derivative 1): a derivative taken with respect to
+    the new node treats every direct use of ``x`` as a constant, while the node still
+    depends on ``x``, so the result stays connected to it (see the module docstring on
+    perturbation confusion). For a dual number of forward mode it is a dual number
+    again, with the same tangent. Call it with graph recording on.
+
+    >>> x = Value(3.0)
+    >>> y = fresh_input(x)
+    >>> y.data, y.op, y.parents == (x,)
+    (3.0, 'input', True)
+    """
+    return _input_node(x) if isinstance(x, Value) else Value(x)
+
+
+# Made the way Value's own one-operand methods are (``x.exp()``), so it costs as little.
+_input_node = _unary_method(INPUT, "A fresh input: a node of op 'input' with one parent.")
 
 
 def _positions(argnums: object) -> tuple[int, ...]:
@@ -109,57 +204,129 @@ def _as_leaf(g: float) -> Value:
     return Value(g)
 
 
+def _fresh_argument(i: int, arg: object) -> Value | list | tuple:
+    """Argument ``i`` as fresh inputs: one for a number or a Value, one per entry of a list."""
+    if isinstance(arg, (list, tuple)):
+        entries = [_fresh_scalar(f"argument {i}[{j}]", x) for j, x in enumerate(arg)]
+        return entries if isinstance(arg, list) else tuple(entries)
+    return _fresh_scalar(f"argument {i}", arg)
+
+
+def _fresh_scalar(name: str, x: object) -> Value:
+    if isinstance(x, Value):
+        return _input_node(x)
+    if not _is_number(x):
+        raise TypeError(
+            f"grad: {name} must be a number, a Value or a list of them, got {type(x).__name__}"
+        )
+    return Value(x)  # type: ignore[arg-type]
+
+
+def _shaped(fresh: list, slopes: list) -> tuple:
+    """The gradients, one per fresh argument, a list of them for a list argument."""
+    grads, k = [], 0
+    for arg in fresh:
+        if isinstance(arg, (list, tuple)):
+            entries = slopes[k : k + len(arg)]
+            grads.append(entries if isinstance(arg, list) else tuple(entries))
+            k += len(arg)
+        else:
+            grads.append(slopes[k])
+            k += 1
+    return tuple(grads)
+
+
+def _numbers(aux: Any) -> Any:
+    """``aux`` with every Value replaced by its number, inside lists, tuples and dicts."""
+    if isinstance(aux, Value):
+        return aux.data
+    if isinstance(aux, list):
+        return [_numbers(x) for x in aux]
+    if isinstance(aux, tuple):
+        return tuple(_numbers(x) for x in aux)
+    if isinstance(aux, dict):
+        return {key: _numbers(x) for key, x in aux.items()}
+    return aux
+
+
+def _split(result: object) -> tuple[object, Any]:
+    """With ``has_aux=True``, f's result as the value to differentiate and the aux output."""
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise TypeError(
+            "grad: with has_aux=True, f must return a pair (value, aux), "
+            f"got {type(result).__name__}"
+        )
+    return result[0], result[1]
+
+
 def value_and_grad(
-    f: Callable[..., Value | float], argnums: Argnums = 0
-) -> Callable[..., tuple[Value | float, Value | float | tuple]]:
+    f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False
+) -> Callable[..., tuple[Any, Any]]:
     """Like :func:`grad`, but the new function returns ``(f(*args), gradient(s))``.
 
     >>> value_and_grad(lambda x: x ** 3)(2.0)
     (8.0, 12.0)
+
+    With ``has_aux=True``, ``f`` returns a pair ``(value, aux)``: only ``value`` is
+    differentiated, and ``aux`` (anything: a prediction, a list of Values) comes back as
+    ``((value, aux), gradient(s))``, as in JAX. With plain numbers in, the Values in
+    ``aux`` (in lists, tuples and dicts too) come back as their numbers.
+
+    >>> value_and_grad(lambda x: (x * x, x + 1.0), has_aux=True)(3.0)
+    ((9.0, 4.0), 6.0)
     """
     check_function("grad", "f", f)
     positions = _positions(argnums)
     single = len(positions) == 1 and not isinstance(argnums, (tuple, list))
+    if not isinstance(has_aux, bool):
+        raise TypeError(f"grad: has_aux must be True or False, got {has_aux!r}")
 
-    def value_and_gradient(*args: object) -> tuple[Value | float, Value | float | tuple]:
+    def value_and_gradient(*args: object) -> tuple[Any, Any]:
+        chosen = []
         for i in positions:
             if not -len(args) <= i < len(args):
                 raise ValueError(f"grad: argnums {i} is out of range for {len(args)} arguments")
-            if not (isinstance(args[i], Value) or _is_number(args[i])):
-                raise TypeError(
-                    f"grad: argument {i} must be a number or a Value, got {type(args[i]).__name__}"
-                )
-        values_in = any(isinstance(x, Value) for x in args)
-        args_list = [Value(x) if _is_number(x) else x for x in args]  # type: ignore[arg-type]
-        inputs = [args_list[i] for i in positions]
+            chosen.append(i % len(args))
+        values_in = any(
+            isinstance(x, Value)
+            or (isinstance(x, (list, tuple)) and any(isinstance(v, Value) for v in x))
+            for x in args
+        )
         # Our answer must itself be a graph when someone may differentiate it: an outer
         # grad, or a caller who passed Values while recording (e.g. gradcheck(grad(f), x)).
-        nested = _nesting.depth > 0
+        nested = _nested()
         as_graph = nested or (values_in and is_grad_enabled())
-        _nesting.depth += 1
-        try:
-            with enable_grad():  # f's graph is needed even when called inside no_grad
-                out = f(*args_list)
-        finally:
-            _nesting.depth -= 1
+        with _Differentiating():
+            fresh = {i: _fresh_argument(i, args[i]) for i in chosen}
+            f_args = [
+                fresh[i] if i in fresh else Value(x) if _is_number(x) else x  # type: ignore[arg-type]
+                for i, x in enumerate(args)
+            ]
+            out, aux = _split(f(*f_args)) if has_aux else (f(*f_args), None)
         if not isinstance(out, Value):
             if not _is_number(out):
                 raise TypeError(f"grad: f must return a Value, got {type(out).__name__}")
             out = Value(out)  # a function that ignores its inputs: every gradient is 0
-        results = gradients(out, inputs, create_graph=as_graph)
+        inputs, vectors = [], False
+        for i in chosen:
+            if isinstance(fresh[i], (list, tuple)):
+                inputs += fresh[i]
+                vectors = True
+            else:
+                inputs.append(fresh[i])
+        slopes = gradients(out, inputs, create_graph=as_graph)
         if nested or values_in:
             value: Value | float = out
-            grads: tuple = tuple(g if isinstance(g, Value) else _as_leaf(g) for g in results)
+            slopes = [g if isinstance(g, Value) else _as_leaf(g) for g in slopes]
         else:  # plain numbers in: plain numbers out
-            value, grads = out.data, tuple(results)
-        return value, grads[0] if single else grads
+            value, aux = out.data, _numbers(aux) if has_aux else None
+        grads = _shaped([fresh[i] for i in chosen], slopes) if vectors else tuple(slopes)
+        return ((value, aux) if has_aux else value), grads[0] if single else grads
 
     return value_and_gradient
 
 
-def grad(
-    f: Callable[..., Value | float], argnums: Argnums = 0
-) -> Callable[..., Value | float | tuple]:
+def grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> Callable[..., Any]:
     """The derivative of ``f`` as a new function.
 
     ``f`` takes Values and returns a scalar Value. ``grad(f)(*args)`` returns
@@ -176,12 +343,28 @@ def grad(
     >>> grad(lambda x: x.sqrt())(0.0)         # an infinite slope, as backward() gives it
     inf
 
-    ``argnums`` is an int or a tuple of ints (negative counts from the end); anything
-    else, a float or a bool included, is a TypeError.
-    """
-    value_and_gradient = value_and_grad(f, argnums)
+    Each argument is a fresh input of ``f`` (see the module docstring), so a Value that
+    ``f`` also uses directly is a constant to the derivative, as in JAX and torch.func:
 
-    def gradient(*args: object) -> Value | float | tuple:
-        return value_and_gradient(*args)[1]
+    >>> x = Value(3.0)
+    >>> grad(lambda y: x * y)(x).data         # d/dy (x y) = x, with y := x
+    3.0
+    >>> grad(lambda x: grad(lambda y: x * x * y)(x))(2.0)   # d/dx x^2 = 2x
+    4.0
+
+    An argument may be a list of numbers (a vector): its gradient is a list.
+
+    >>> grad(lambda v: v[0] * v[1] + v[1])([2.0, 5.0])
+    [5.0, 3.0]
+
+    ``argnums`` is an int or a tuple of ints (negative counts from the end); anything
+    else, a float or a bool included, is a TypeError. With ``has_aux=True``, ``f``
+    returns ``(value, aux)`` and the new function ``(gradient(s), aux)``, as in JAX.
+    """
+    value_and_gradient = value_and_grad(f, argnums, has_aux)
+
+    def gradient(*args: object) -> Any:
+        value, grads = value_and_gradient(*args)
+        return (grads, value[1]) if has_aux else grads
 
     return gradient
