@@ -9,8 +9,10 @@ Markdown, so this Griffe extension rewrites, for the site only:
   ``:exc:``) into a cross-reference to the object's page, resolved from where the docstring
   stands. A name that resolves nowhere stays a link, so ``mkdocs build --strict`` fails
   on it; a name outside the documented API (the standard library, a private helper) becomes
-  code. A name that ``tinygrad_edu.engine`` still forwards to the module it moved to
-  (``engine.dot`` is ``fused.dot``) links to its new home.
+  code. A full path through a re-export (``tinygrad_edu.nn.Linear``) links to where the
+  object is defined, and a name that a module still forwards to the module it moved to
+  (``engine.dot`` is ``fused.dot``, ``viz.explore`` is ``pages.explore``) to its new home.
+  A role of the C domain (``:c:func:`pow```) becomes code.
 * a run of ``>>>`` lines and their output into a ``pycon`` code block;
 * a paragraph's closing ``::`` into ``:`` (the indented block after it is code in both);
 * ``x**2`` in prose into a literal ``**`` rather than the start of bold text;
@@ -27,11 +29,15 @@ import ast
 import builtins
 import importlib
 import re
+import sys
 from typing import Any
 
 import griffe
 
-ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|exc|obj):`(?P<target>[^`]+)`")
+ROLE = re.compile(
+    r":(?P<c_domain>c:)?(?:class|func|meth|mod|data|attr|exc|obj|macro|type|member):"
+    r"`(?P<target>[^`]+)`"
+)
 POWER = re.compile(r"(?<=[\w)])\*\*(?=[\w(])")  # x**2, e**x: not bold
 CODE_SPAN = re.compile(r"(`+).*?\1")
 # The engine's method builders, and the parameters of the methods they make.
@@ -127,7 +133,7 @@ def _walk(obj: griffe.Object) -> list[griffe.Object]:
 
 def to_markdown(text: str, obj: griffe.Object) -> str:
     """The Markdown form of one docstring (see the module docstring)."""
-    text = ROLE.sub(lambda match: _cross_reference(match["target"], obj), text)
+    text = ROLE.sub(lambda match: _role(match, obj), text)
     lines, out = text.splitlines(), []
     code_indent: int | None = None  # inside the indented block after a "::" line
     i = 0
@@ -156,6 +162,13 @@ def to_markdown(text: str, obj: griffe.Object) -> str:
     return "\n".join(out)
 
 
+def _role(match: re.Match[str], obj: griffe.Object) -> str:
+    """One role: a C name (``:c:func:`pow```) as code, a Python name as a cross-reference."""
+    if match["c_domain"]:
+        return f"`{match['target']}`"
+    return _cross_reference(match["target"], obj)
+
+
 def _escape_powers(line: str) -> str:
     """``x**2`` outside code spans, with the stars escaped so Markdown shows them."""
     pieces, last = [], 0
@@ -171,7 +184,7 @@ def _cross_reference(target: str, obj: griffe.Object) -> str:
     name = shown.rsplit(".", 1)[-1] if target.startswith("~") else shown
     path = _new_home(_resolve(shown, obj))
     if path is None:
-        if hasattr(builtins, shown):
+        if hasattr(builtins, shown) or shown.split(".")[0] in sys.stdlib_module_names:
             return f"`{name}`"
         path = shown  # unresolvable: left as a link so the strict build reports it
     elif not path.startswith("tinygrad_edu.") or any(
@@ -182,18 +195,40 @@ def _cross_reference(target: str, obj: griffe.Object) -> str:
 
 
 def _new_home(path: str | None) -> str | None:
-    """The path of a name the engine forwards (``engine.dot``) where it now lives."""
+    """The path of a name a module still forwards (``engine.dot``) where it now lives.
+
+    ``tinygrad_edu.engine`` and ``tinygrad_edu.viz`` answer for names that moved out of
+    them through a module ``__getattr__`` and a ``_MOVED`` table (name: new module), which
+    the static analysis of the reference cannot follow.
+    """
     module, _, name = (path or "").rpartition(".")
-    moved = getattr(importlib.import_module("tinygrad_edu.engine"), "_MOVED", {})
-    if module == "tinygrad_edu.engine" and name in moved:
-        return f"{moved[name]}.{name}"
-    return path
+    if not module.startswith("tinygrad_edu"):
+        return path
+    try:
+        moved = getattr(importlib.import_module(module), "_MOVED", {})
+    except ModuleNotFoundError:  # a class, not a module: tinygrad_edu.engine.Value.backward
+        return path
+    return f"{moved[name]}.{name}" if name in moved else path
+
+
+def _canonical(path: str, obj: griffe.Object) -> str:
+    """Where ``path`` is defined: ``tinygrad_edu.nn.Linear`` is ``tinygrad_edu.nn.layers.Linear``.
+
+    The reference has a page only where an object is defined, not where it is re-exported.
+    A path that leads nowhere is returned as it is, for the strict build to report.
+    """
+    package, _, rest = path.partition(".")
+    try:
+        found = obj.modules_collection[package]
+        return (found[rest] if rest else found).canonical_path
+    except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
+        return path
 
 
 def _resolve(name: str, obj: griffe.Object) -> str | None:
     """The full path that ``name`` means where ``obj``'s docstring stands, or None."""
     if name == "tinygrad_edu" or name.startswith("tinygrad_edu."):
-        return name
+        return _canonical(name, obj)
     first, _, rest = name.partition(".")
     scope: griffe.Object | None = obj
     while scope is not None:
