@@ -98,6 +98,7 @@ def page_text(html_text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
+@pytest.mark.slow
 def test_the_site_builds_strictly(site: Path) -> None:
     # every notebook is a page, shown with its committed outputs
     for notebook in NOTEBOOKS:
@@ -118,6 +119,7 @@ def test_the_site_builds_strictly(site: Path) -> None:
     assert 'id="tinygrad_edu.engine.Value.tanh"' in engine  # built from the table of ops
 
 
+@pytest.mark.slow
 def test_the_command_line_page_shows_every_commands_own_help(site: Path) -> None:
     commands = cli_help.program_commands(ROOT)
     assert {"demo", "train", "evaluate", "graph", "explore", "gpt"} <= set(commands)
@@ -133,6 +135,7 @@ def toc_links(page: str) -> list[tuple[str, str]]:
     return [(anchor, page_text(text).strip()) for anchor, text in entry.findall(toc)]
 
 
+@pytest.mark.slow
 def test_a_notebook_heading_keeps_its_inline_code_in_the_table_of_contents(site: Path) -> None:
     nb03 = (site / "notebooks" / "03_backprop_by_hand_a_neuron" / "index.html").read_text(
         encoding="utf-8"
@@ -147,6 +150,7 @@ def test_a_notebook_heading_keeps_its_inline_code_in_the_table_of_contents(site:
             assert heading and page_text(heading[1]).strip() == text, (notebook.name, anchor)
 
 
+@pytest.mark.slow
 def test_the_site_serves_mathjax_and_loads_nothing_from_another_site(
     mkdocs_yml: dict, site: Path
 ) -> None:
@@ -179,6 +183,7 @@ def test_the_home_page_and_getting_started_list_every_notebook(page: str) -> Non
     assert linked_notebooks(page) == {notebook.name for notebook in NOTEBOOKS}
 
 
+@pytest.mark.slow
 def test_the_home_page_and_getting_started_list_every_file_of_the_demo(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     command = [sys.executable, "-m", "tinygrad_edu", "demo", "--no-progress", "--out", "demo"]
@@ -214,6 +219,7 @@ def scale(x: float) -> float:
 '''
 
 
+@pytest.mark.slow
 def test_the_strict_build_fails_on_each_kind_of_mistake(mkdocs_yml: dict, tmp_path: Path) -> None:
     """A small site with the project's settings and three mistakes: each one is reported."""
     yaml = importlib.import_module("yaml")
