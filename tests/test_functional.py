@@ -309,3 +309,48 @@ def test_has_aux_returns_the_aux_output_next_to_the_derivative() -> None:
     assert w.grad == 3.0
     # nested: the outer grad differentiates through the inner aux
     assert grad(lambda u: grad(lambda y: (u * y, u * u), has_aux=True)(u)[1])(3.0) == 6.0
+
+
+def test_keyword_arguments_reach_f_as_they_are_and_are_not_differentiated() -> None:
+    def f(x, y, *, scale, shift=0.0):
+        return scale * x * x * y + shift
+
+    # d/dx = 2 scale x y, d/dy = scale x^2, whatever the keyword arguments
+    assert grad(f)(3.0, 2.0, scale=10.0) == 2 * 10.0 * 3.0 * 2.0
+    value, slopes = value_and_grad(f, (0, 1))(3.0, 2.0, scale=0.5, shift=1.0)
+    assert value == 0.5 * 9.0 * 2.0 + 1.0 and slopes == (0.5 * 2 * 3.0 * 2.0, 0.5 * 9.0)
+    assert grad(lambda x, *, n: (x**n, n), has_aux=True)(2.0, n=3) == (12.0, 3)
+    seen = []
+    model = object()  # any object: passed on as it is, no Value made of it
+    grad(lambda x, *, m, k: seen.append((m, k)) or x)(1.0, m=model, k=2)
+    assert seen == [(model, 2)] and type(seen[0][1]) is int
+    with pytest.raises(TypeError, match="scale"):  # f's own error for a missing one
+        grad(f)(3.0, 2.0)
+
+
+# ------------------------------------------------------------------ operations of your own
+
+
+def _cosine(x):
+    """cos of a float, or of a Value: a rule that nested grad can differentiate again."""
+    return x.cos() if isinstance(x, Value) else math.cos(x)
+
+
+def test_a_custom_op_whose_rule_uses_math_names_the_op_under_nested_grad() -> None:
+    from tinygrad_edu import Op
+
+    floats_only = Op("my_sin", math.sin, lambda x, out: (math.cos(x),))
+    assert grad(lambda x: floats_only(x))(0.3) == math.cos(0.3)  # first order: fine
+    with pytest.raises(TypeError, match=r"'my_sin'.*x\.cos\(\) if isinstance") as caught:
+        grad(grad(lambda x: floats_only(x)))(0.3)
+    assert "second-order rule" in str(caught.value)
+    # either fix gives the true second derivative, -sin(x)
+    with_methods = Op("my_sin", math.sin, lambda x, out: (_cosine(x),))
+    assert grad(grad(lambda x: with_methods(x)))(0.3) == pytest.approx(-math.sin(0.3), abs=1e-15)
+    my_cos = Op("my_cos", math.cos, lambda x, out: (-math.sin(x),))  # first order only
+    second_order = Op(
+        "my_sin", math.sin, lambda x, out: (my_cos(x) if isinstance(x, Value) else math.cos(x),)
+    )
+    assert grad(grad(lambda x: second_order(x)))(0.3) == pytest.approx(-math.sin(0.3), abs=1e-15)
+    with pytest.raises(TypeError, match="'my_cos'"):  # third order needs my_cos's rule on Values
+        grad(grad(grad(lambda x: second_order(x))))(0.3)

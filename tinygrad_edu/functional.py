@@ -22,8 +22,9 @@ What comes back depends on what goes in:
   ``grad(grad(f))`` is f''. This holds even when the inner call is given plain numbers,
   since its function may use the outer input: ``grad(lambda x: grad(lambda y: x * y)(1.0))``.
 
-Every plain-number argument reaches ``f`` as a Value, so ``f`` may call methods such
-as ``.sin()`` on any of them; other arguments (a model, a flag) are passed as they are.
+Every plain-number positional argument reaches ``f`` as a Value, so ``f`` may call
+methods such as ``.sin()`` on any of them; other arguments (a model, a flag) are passed
+as they are, and so are keyword arguments, which are never differentiated (as in JAX).
 An argument being differentiated may also be a list of numbers (a vector); its
 gradient is then a list. ``f`` always runs with graph recording on, even inside ``no_grad``.
 
@@ -124,10 +125,7 @@ def gradients(
         grad = grads.get(node)
         if grad is None or not node.parents or (type(grad) is float and grad == 0.0):
             continue  # as in backward(): a zero gradient passes nothing on
-        if create_graph:
-            local_grads = node._op.derivative(*node.parents, *node.constants, node)
-        else:
-            local_grads = node.local_grads
+        local_grads = _derivative_as_graph(node) if create_graph else node.local_grads
         for parent, local_grad in zip(node.parents, local_grads):
             if local_grad == 0.0:  # as in backward(): a zero slope passes nothing on
                 continue
@@ -137,6 +135,28 @@ def gradients(
                 contribution = local_grad * grad
             grads[parent] = grads[parent] + contribution if parent in grads else contribution
     return [grads.get(x, 0.0) for x in inputs]
+
+
+def _derivative_as_graph(node: Value) -> tuple:
+    """``node``'s local derivatives computed from its operands *as Values* (a graph).
+
+    A derivative rule written with :mod:`math` (``math.cos(x)``) works in an ordinary
+    backward pass, where the operands are floats, and fails here, where they are Values:
+    the TypeError is raised again naming the operation and the two ways to fix it.
+    """
+    op = node._op
+    try:
+        return op.checked_derivative((*node.parents, *node.constants), node, len(node.parents))
+    except TypeError as error:
+        raise TypeError(
+            f"grad: the derivative rule of the operation {op.name!r} cannot run on Values. "
+            "Nested derivatives (grad of grad, hessian, a grad inside jacobian or vjp) are "
+            "computed as graphs, so the rule is given Values, not floats, and math.* refuses "
+            "them. Make the rule work on both, using a Value's own methods "
+            "(x.cos() if isinstance(x, Value) else math.cos(x)), or give a "
+            "second-order rule: for a Value, return an Op of your own whose derivative rule "
+            "gives the next derivative"
+        ) from error
 
 
 def _same_number(x: float) -> float:
@@ -281,7 +301,7 @@ def value_and_grad(
     if not isinstance(has_aux, bool):
         raise TypeError(f"grad: has_aux must be True or False, got {has_aux!r}")
 
-    def value_and_gradient(*args: object) -> tuple[Any, Any]:
+    def value_and_gradient(*args: object, **kwargs: object) -> tuple[Any, Any]:
         chosen = []
         for i in positions:
             if not -len(args) <= i < len(args):
@@ -302,7 +322,8 @@ def value_and_grad(
                 fresh[i] if i in fresh else Value(x) if _is_number(x) else x  # type: ignore[arg-type]
                 for i, x in enumerate(args)
             ]
-            out, aux = _split(f(*f_args)) if has_aux else (f(*f_args), None)
+            result = f(*f_args, **kwargs)
+            out, aux = _split(result) if has_aux else (result, None)
         if not isinstance(out, Value):
             if not _is_number(out):
                 raise TypeError(f"grad: f must return a Value, got {type(out).__name__}")
@@ -360,11 +381,19 @@ def grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> 
     ``argnums`` is an int or a tuple of ints (negative counts from the end); anything
     else, a float or a bool included, is a TypeError. With ``has_aux=True``, ``f``
     returns ``(value, aux)`` and the new function ``(gradient(s), aux)``, as in JAX.
+
+    Keyword arguments go to ``f`` as they are and are never differentiated (as in
+    JAX, ``argnums`` counts positional arguments only), so they suit settings:
+
+    >>> grad(lambda x, scale=1.0: scale * x ** 2)(3.0, scale=10.0)
+    60.0
+
+    To differentiate with respect to one, pass it by position instead.
     """
     value_and_gradient = value_and_grad(f, argnums, has_aux)
 
-    def gradient(*args: object) -> Any:
-        value, grads = value_and_gradient(*args)
+    def gradient(*args: object, **kwargs: object) -> Any:
+        value, grads = value_and_gradient(*args, **kwargs)
         return (grads, value[1]) if has_aux else grads
 
     return gradient
