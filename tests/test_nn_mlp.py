@@ -118,6 +118,23 @@ def test_wrong_number_of_inputs_names_expected_and_got(make) -> None:
         model(1.0)
 
 
+@pytest.mark.parametrize("make", [lambda: MLP(3, [2, 1], seed=0), lambda: Layer(3, 2, seed=0),
+                                  lambda: Neuron(3, seed=0)])  # fmt: skip
+def test_a_batch_where_one_sample_is_expected_says_one_sample_at_a_time(make) -> None:
+    import numpy as np
+
+    model = make()
+    X = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]  # noqa: N806
+    hint = r"one sample at a time; use \[model\(x\) for x in X\]"
+    for batch in (X, X[:2], X[:1], [tuple(x) for x in X], np.array(X)):
+        with pytest.raises(TypeError, match=hint):
+            model(batch)
+    # one sample, as a list, a tuple or a NumPy row, is what the model takes
+    numbers = lambda out: [v.data for v in out] if isinstance(out, list) else out.data  # noqa: E731
+    expected = numbers(model(X[0]))
+    assert numbers(model(tuple(X[0]))) == numbers(model(np.array(X[0]))) == expected
+
+
 def test_unknown_or_mistyped_activation_is_refused() -> None:
     with pytest.raises(ValueError, match="'softmax'"):
         MLP(2, [3, 1], activation="softmax")

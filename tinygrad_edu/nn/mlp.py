@@ -82,12 +82,19 @@ def _check_activation(owner: str, activation: object) -> str:
 
 
 def _check_inputs(owner: str, nin: int, x: Sequence[Operand]) -> None:
+    """One sample of ``nin`` inputs; a batch (a list of samples) is refused, saying so."""
     try:
         got = len(x)
     except TypeError:
         raise TypeError(
             f"{owner}: expected a list of {nin} numbers or Values, got {type(x).__name__}"
         ) from None
+    # A sample's first entry is a number; a batch's is a sample (a list, a NumPy row).
+    if got and (isinstance(x[0], (list, tuple)) or getattr(x[0], "ndim", 0) >= 1):
+        raise TypeError(
+            f"{owner}: one sample at a time; use [model(x) for x in X] (given a batch of "
+            f"{got} sample{'s' * (got != 1)}, expected one sample of {nin} inputs)"
+        )
     if got != nin:
         raise ValueError(f"{owner}: expected {nin} inputs, got {got}")
 
