@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
 
 from tinygrad_edu import Value, losses
 from tinygrad_edu.nn import MLP
-from tinygrad_edu.optim import SGD, Adam, CosineAnnealingLR, StepLR
+from tinygrad_edu.optim import SGD, Adam, CosineAnnealingLR, LinearLR, StepLR
 
 START = [0.5, -1.2, 0.8, 1.5]
 STEPS = 20
@@ -251,3 +252,157 @@ def test_adam_refuses_a_gradient_whose_square_overflows() -> None:
 def test_bad_hyperparameters_are_refused(make, error, message) -> None:
     with pytest.raises(error, match=message):
         make([Value(1.0), Value(2.0)])
+
+
+# --------------------------------------------------------------------------- p.grad = None
+
+
+def skipping_trajectory(params: list, read, make_optimizer, steps: int = STEPS) -> list:
+    """As :func:`trajectory`, but at step k the parameters k % 4 and (k // 3) % 4 have no
+    gradient (``.grad = None``): never the same pattern twice in a row."""
+    optimizer = make_optimizer(params)
+    visited = []
+    for k in range(steps):
+        optimizer.zero_grad()
+        objective(params).backward()
+        params[k % 4].grad = None
+        params[(k // 3) % 4].grad = None
+        optimizer.step()
+        visited.append([read(p) for p in params])
+    return visited
+
+
+OPTIMIZERS = [
+    ("SGD", {"lr": 0.002}),
+    ("SGD", {"lr": 0.002, "momentum": 0.9, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.002, "momentum": 0.9, "nesterov": True}),
+    ("Adam", {"lr": 0.05}),
+    ("Adam", {"lr": 0.02, "betas": (0.5, 0.9), "weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), OPTIMIZERS)
+def test_a_parameter_without_a_gradient_is_skipped_as_torch_skips_it(torch, name, options):
+    """``p.grad = None`` made step() raise a TypeError; PyTorch skips such a parameter,
+    and Adam counts its steps (the bias correction's t) per parameter."""
+    ours = skipping_trajectory(
+        [Value(x) for x in START], lambda p: p.data, lambda p: globals()[name](p, **options)
+    )
+    theirs = skipping_trajectory(
+        [torch.tensor(x, requires_grad=True) for x in START],
+        lambda t: t.item(),
+        lambda p: getattr(torch.optim, name)(p, **options),
+    )
+    assert_same_trajectory(ours, theirs)
+
+
+@pytest.mark.parametrize(("name", "options"), OPTIMIZERS)
+def test_a_step_without_any_gradient_changes_no_weight(name, options) -> None:
+    params = [Value(x) for x in START]
+    optimizer = globals()[name](params, **options)
+    for p in params:
+        p.grad = None
+    optimizer.step()
+    assert [p.data for p in params] == START
+    objective(params).backward()  # backward() fills in a gradient that was None
+    assert all(isinstance(p.grad, float) and p.grad != 0.0 for p in params)
+
+
+# --------------------------------------------------------------------------- state_dict
+
+
+def make_schedule(name: str, optimizer):
+    return {
+        "LinearLR": lambda: LinearLR(optimizer, total_steps=STEPS),
+        "StepLR": lambda: StepLR(optimizer, step_size=3, gamma=0.5),
+        "CosineAnnealingLR": lambda: CosineAnnealingLR(optimizer, T_max=12, eta_min=0.001),
+    }[name]()
+
+
+def train(params: list, optimizer, schedule, steps: range) -> None:
+    for k in steps:
+        optimizer.zero_grad()
+        objective(params).backward()
+        params[k % 4].grad = None  # per-parameter state that differs, to be carried over
+        optimizer.step()
+        schedule.step()
+
+
+@pytest.mark.parametrize(("name", "options"), OPTIMIZERS)
+@pytest.mark.parametrize("schedule_name", ["LinearLR", "StepLR", "CosineAnnealingLR"])
+def test_a_saved_and_reloaded_optimizer_continues_bit_for_bit(name, options, schedule_name):
+    """Stopped after 7 steps, written as JSON and read back into new objects, the run
+    ends exactly where one that never stopped ends."""
+    params = [Value(x) for x in START]
+    full = globals()[name](params, **options)
+    full_schedule = make_schedule(schedule_name, full)
+    train(params, full, full_schedule, range(STEPS))
+
+    first = [Value(x) for x in START]
+    optimizer = globals()[name](first, **options)
+    schedule = make_schedule(schedule_name, optimizer)
+    train(first, optimizer, schedule, range(7))
+    saved = json.loads(json.dumps([[p.data for p in first], optimizer.state_dict(),
+                                   schedule.state_dict()]))  # fmt: skip
+
+    second = [Value(x) for x in saved[0]]
+    resumed = globals()[name](second, lr=1.0)  # other settings: the state sets them
+    resumed_schedule = make_schedule(schedule_name, resumed)
+    resumed.load_state_dict(saved[1])
+    resumed_schedule.load_state_dict(saved[2])
+    assert resumed.state_dict() == optimizer.state_dict()
+    assert resumed_schedule.state_dict() == schedule.state_dict()
+    train(second, resumed, resumed_schedule, range(7, STEPS))
+    assert [p.data for p in second] == [p.data for p in params]
+    assert resumed.state_dict() == full.state_dict()
+    assert resumed_schedule.state_dict() == full_schedule.state_dict()
+
+
+def test_the_state_dict_is_a_copy() -> None:
+    params = [Value(x) for x in START]
+    optimizer = Adam(params, lr=0.1)
+    state = optimizer.state_dict()
+    objective(params).backward()
+    optimizer.step()
+    assert state["m"] == [0.0] * 4 and state["t"] == 0 and optimizer.m != state["m"]
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        (lambda s: s.pop("m"), ValueError, "missing 'm'"),
+        (lambda s: s.update(extra=1), ValueError, "unexpected 'extra'"),
+        (lambda s: s.update(lr=-1.0), ValueError, "lr must be > 0"),
+        (lambda s: s.update(betas=[0.9, 1.5]), ValueError, r"betas\[1\] must be < 1"),
+        (lambda s: s.update(m=[0.0] * 3), ValueError, "m must be a list of 4 numbers, got 3"),
+        (lambda s: s["v"].__setitem__(2, -1.0), ValueError, r"v\[2\] = -1.0"),
+        (lambda s: s["m"].__setitem__(1, math.nan), ValueError, r"m\[1\] = nan"),
+        (lambda s: s["m"].__setitem__(1, "0.5"), TypeError, r"m\[1\] must be a number"),
+        (lambda s: s.update(steps=[1, 1, 1, 9]), ValueError, "steps must be a list of 4 ints"),
+        (lambda s: s.update(t=-1), ValueError, "t must be >= 0"),
+    ],
+)
+def test_load_state_dict_refuses_a_bad_state_and_changes_nothing(change, error, message):
+    params = [Value(x) for x in START]
+    optimizer = Adam(params, lr=0.1)
+    objective(params).backward()
+    optimizer.step()
+    before = optimizer.state_dict()
+    state = optimizer.state_dict()
+    state["lr"] = 0.5  # a valid change, which must not be made either
+    change(state)
+    with pytest.raises(error, match=f"Adam.load_state_dict: .*{message}"):
+        optimizer.load_state_dict(state)
+    assert optimizer.state_dict() == before
+
+
+def test_a_schedule_refuses_a_bad_state_and_changes_nothing() -> None:
+    schedule = LinearLR(SGD([Value(1.0)], lr=0.1), total_steps=10)
+    schedule.step()
+    with pytest.raises(ValueError, match=r"LinearLR.load_state_dict: .*total_steps must be >= 1"):
+        schedule.load_state_dict({"total_steps": 0, "base_lr": 0.1, "epoch": 3})
+    with pytest.raises(TypeError, match="epoch must be an int"):
+        schedule.load_state_dict({"total_steps": 10, "base_lr": 0.1, "epoch": 3.5})
+    with pytest.raises(TypeError, match="expected a dict"):
+        schedule.load_state_dict([("epoch", 3)])
+    assert schedule.state_dict() == {"total_steps": 10, "base_lr": 0.1, "epoch": 1}

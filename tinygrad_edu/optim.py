@@ -17,6 +17,17 @@ weight infinite (both typically come from too large a learning rate): it raises
 ``FloatingPointError`` naming the parameter *before* changing anything, so the model
 and the optimizer's own state are left as they were, instead of filled with NaN.
 
+A parameter whose ``.grad`` is ``None`` has no gradient this step, as in PyTorch: the
+optimizer skips it (its weight, its momentum and, for Adam, its own step count stay as
+they are). Setting ``p.grad = None`` is how to freeze a parameter for one step;
+``backward()`` fills it in again.
+
+``state_dict()`` returns everything an optimizer or a schedule carries from one step to
+the next (the hyperparameters, the momentum buffers, Adam's moments and step counts, a
+schedule's epoch) as JSON-ready numbers, and ``load_state_dict(state)`` puts it back: a
+training run saved with its model and optimizer continues, after loading both, exactly
+(bit for bit) as if it had never stopped.
+
 A learning-rate schedule (:class:`StepLR`, :class:`CosineAnnealingLR`, :class:`LinearLR`) changes
 ``optimizer.lr`` between steps; call its ``step()`` once per optimizer step (or epoch).
 """
@@ -24,7 +35,7 @@ A learning-rate schedule (:class:`StepLR`, :class:`CosineAnnealingLR`, :class:`L
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from tinygrad_edu._checks import check_int, check_real
 from tinygrad_edu.engine import Value
@@ -41,7 +52,93 @@ __all__ = [
 ]
 
 
-class Optimizer:
+class _Resumable:
+    """``state_dict()`` and ``load_state_dict()`` for optimizers and schedules.
+
+    A subclass says what its state is made of: ``_settings()``, its constructor's
+    arguments (``lr``, ``momentum``, ...), and ``_buffers()``, what it has accumulated
+    over the steps (momentum buffers, Adam's moments, a schedule's epoch). Loading checks
+    the settings by building a fresh object with them (``_fresh``: the constructor's own
+    checks) and the buffers with ``_checked_buffers``, and changes nothing unless all of
+    it is valid.
+    """
+
+    def _settings(self) -> dict[str, object]:
+        raise NotImplementedError(f"{type(self).__name__} must define _settings()")
+
+    def _buffers(self) -> dict[str, object]:
+        raise NotImplementedError(f"{type(self).__name__} must define _buffers()")
+
+    def _fresh(self, settings: dict[str, object]) -> _Resumable:
+        raise NotImplementedError(f"{type(self).__name__} must define _fresh()")
+
+    def _checked_buffers(self, owner: str, buffers: dict[str, object]) -> dict[str, object]:
+        raise NotImplementedError(f"{type(self).__name__} must define _checked_buffers()")
+
+    def state_dict(self) -> dict[str, object]:
+        """The settings and the accumulated state, as a new JSON-ready dict.
+
+        ``json.dumps`` writes it as it is, and every float reads back as the same float.
+        """
+        buffers = {k: list(v) if isinstance(v, list) else v for k, v in self._buffers().items()}
+        return {**self._settings(), **buffers}
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Take the settings and the state from ``state`` (as :meth:`state_dict` returns it).
+
+        Strict and all-or-nothing: a missing or unexpected entry, or a value that is
+        not valid (a negative learning rate, a list of the wrong length, a NaN), raises
+        ``ValueError`` or ``TypeError`` naming it, and nothing is changed.
+        """
+        owner = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"{owner}: expected a dict from state_dict(), got {type(state).__name__}"
+            )
+        settings, buffers = self._settings(), self._buffers()
+        missing = [key for key in (*settings, *buffers) if key not in state]
+        unexpected = [key for key in state if key not in settings and key not in buffers]
+        if missing or unexpected:
+            problems = [f"missing {', '.join(map(repr, missing))}"] * bool(missing)
+            problems += [f"unexpected {', '.join(map(repr, unexpected))}"] * bool(unexpected)
+            raise ValueError(f"{owner}: {'; '.join(problems)} (keys of {type(self).__name__})")
+        try:
+            fresh = self._fresh({key: state[key] for key in settings})
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{owner}: {error}") from None
+        checked = self._checked_buffers(owner, {key: state[key] for key in buffers})
+        vars(self).update(vars(fresh))  # the settings (and, for now, fresh buffers) ...
+        vars(self).update(checked)  # ... then the state: nothing changed until all was valid
+
+
+def _number_list(
+    owner: str,
+    name: str,
+    value: object,
+    length: int,
+    *,
+    at_least: float = -math.inf,
+    missing: bool = False,
+) -> list:
+    """``value`` as a list of ``length`` finite floats >= ``at_least`` (and ``None``s if
+    ``missing`` allows them), or a ValueError/TypeError naming the entry."""
+    if not isinstance(value, list) or len(value) != length:
+        size = len(value) if isinstance(value, list) else type(value).__name__
+        raise ValueError(f"{owner}: {name} must be a list of {length} numbers, got {size}")
+    numbers = []
+    for i, x in enumerate(value):
+        if x is None and missing:
+            numbers.append(None)
+            continue
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise TypeError(f"{owner}: {name}[{i}] must be a number, got {type(x).__name__}")
+        if not (math.isfinite(x) and x >= at_least):
+            raise ValueError(f"{owner}: {name}[{i}] = {x!r} is not a finite number >= {at_least}")
+        numbers.append(float(x))
+    return numbers
+
+
+class Optimizer(_Resumable):
     """Holds the parameters and the learning rate; subclasses define :meth:`step`."""
 
     def __init__(self, params: Iterable[Value], lr: float) -> None:
@@ -66,8 +163,9 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
-    def _gradients(self) -> list[float]:
-        """Every parameter's gradient; raises FloatingPointError if one is inf or NaN."""
+    def _gradients(self) -> list[float | None]:
+        """Every parameter's gradient (``None``: it has none this step); raises
+        FloatingPointError if one is inf or NaN."""
         grads = [p.grad for p in self.params]
         self._refuse_non_finite(grads, "the gradient of parameter {name} is {x!r}")
         return grads
@@ -78,15 +176,16 @@ class Optimizer:
         for p, x in zip(self.params, new_data):
             p._data = x  # a finite float (checked above): no need for the .data setter's checks
 
-    def _refuse_non_finite(self, numbers: list[float], problem: str) -> None:
+    def _refuse_non_finite(self, numbers: list[float | None], problem: str) -> None:
         """FloatingPointError naming the first parameter whose number is inf or NaN.
 
-        ``problem`` says what is wrong, with ``{name}`` and ``{x}`` filled in.
+        ``problem`` says what is wrong, with ``{name}`` and ``{x}`` filled in. ``None``
+        (no gradient) is not a number to check.
         """
-        if all(map(math.isfinite, numbers)):  # the usual case, checked in one pass
+        if None not in numbers and all(map(math.isfinite, numbers)):  # the usual case
             return
         for i, x in enumerate(numbers):
-            if not math.isfinite(x):
+            if x is not None and not math.isfinite(x):
                 p = self.params[i]
                 name = f"{p.label!r}" if p.label else f"#{i}"
                 raise FloatingPointError(
@@ -96,8 +195,11 @@ class Optimizer:
                 )
 
     def step(self) -> None:
-        """Update every parameter's ``.data`` from its ``.grad``."""
+        """Update every parameter's ``.data`` from its ``.grad`` (skipping ``.grad is None``)."""
         raise NotImplementedError(f"{type(self).__name__} must define step()")
+
+    def _fresh(self, settings: dict[str, object]) -> Optimizer:
+        return type(self)(self.params, **settings)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr!r})"
@@ -135,25 +237,48 @@ class SGD(Optimizer):
         if nesterov and self.momentum == 0.0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
         self.nesterov = nesterov
-        self.velocity: list[float] | None = None  # the momentum buffers, made on the first step
+        # the momentum buffers, one per parameter: None until its first gradient
+        self.velocity: list[float | None] = [None] * len(self.params)
 
     def step(self) -> None:
-        """One update of every parameter (see the class docstring for the rule)."""
+        """One update of every parameter that has a gradient (see the class docstring)."""
         grads = self._gradients()
         if self.weight_decay:
-            grads = [g + self.weight_decay * p._data for p, g in zip(self.params, grads)]
+            grads = [
+                None if g is None else g + self.weight_decay * p._data
+                for p, g in zip(self.params, grads)
+            ]
         velocity = self.velocity
         if self.momentum:
-            if velocity is None:
-                velocity = list(grads)
-            else:
-                velocity = [self.momentum * b + g for b, g in zip(velocity, grads)]
+            momentum = self.momentum
+            velocity = [
+                b if g is None else g if b is None else momentum * b + g
+                for b, g in zip(velocity, grads)
+            ]
+            # the direction of the step (None where there is no gradient: no step at all)
             if self.nesterov:
-                grads = [g + self.momentum * b for g, b in zip(grads, velocity)]
+                grads = [None if g is None else g + momentum * b for g, b in zip(grads, velocity)]
             else:
-                grads = velocity
-        self._write([p._data - self.lr * g for p, g in zip(self.params, grads)])
+                grads = [None if g is None else b for g, b in zip(grads, velocity)]
+        self._write(
+            [p._data if g is None else p._data - self.lr * g for p, g in zip(self.params, grads)]
+        )
         self.velocity = velocity  # kept only once the step has succeeded
+
+    def _settings(self) -> dict[str, object]:
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "nesterov": self.nesterov,
+        }
+
+    def _buffers(self) -> dict[str, object]:
+        return {"velocity": self.velocity}
+
+    def _checked_buffers(self, owner: str, buffers: dict[str, object]) -> dict[str, object]:
+        n = len(self.params)
+        return {"velocity": _number_list(owner, "velocity", buffers["velocity"], n, missing=True)}
 
 
 class Adam(Optimizer):
@@ -187,46 +312,108 @@ class Adam(Optimizer):
         self.beta2 = check_real("Adam", "betas[1]", betas[1], at_least=0.0, below=1.0)
         self.eps = check_real("Adam", "eps", eps, above=0.0)
         self.weight_decay = check_real("Adam", "weight_decay", weight_decay, at_least=0.0)
-        self.t = 0
+        self.t = 0  # how many times step() ran
+        self.steps = [0] * len(self.params)  # how many of those updated each parameter
         self.m = [0.0] * len(self.params)
         self.v = [0.0] * len(self.params)
 
     def step(self) -> None:
-        """One update of every parameter (see the class docstring for the rule)."""
+        """One update of every parameter that has a gradient (see the class docstring).
+
+        Each parameter's ``t`` in the bias correction is its own number of updates, as
+        in PyTorch: a parameter skipped (``.grad is None``) does not count the step.
+        """
         grads = [p.grad for p in self.params]  # checked below, through v
-        t = self.t + 1
-        beta1, beta2 = self.beta1, self.beta2
-        # The bias corrections folded into the step size and into sqrt(v), as PyTorch does.
-        step_size = self.lr / (1.0 - beta1**t)
-        v_correction = math.sqrt(1.0 - beta2**t)
-        if self.weight_decay:
-            grads = [g + self.weight_decay * p._data for p, g in zip(self.params, grads)]
-        # One list per quantity: each line is the formula above, and the loops run fast.
-        rest1, rest2 = 1.0 - beta1, 1.0 - beta2  # computed once, not once per parameter
-        m = [beta1 * m_i + rest1 * g for m_i, g in zip(self.m, grads)]
-        v = [beta2 * v_i + rest2 * g * g for v_i, g in zip(self.v, grads)]
-        eps, sqrt = self.eps, math.sqrt
-        new_data = [
-            p._data - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
-            for p, m_i, v_i in zip(self.params, m, v)
-        ]
+        if None not in grads and len(set(self.steps)) == 1:  # the usual case: all in one go
+            t = self.steps[0] + 1
+            m, v, new_data = self._update(self.params, grads, self.m, self.v, t)
+            steps = [t] * len(self.params)
+        else:  # some have no gradient, or counts that differ: each count on its own
+            m, v, steps = list(self.m), list(self.v), list(self.steps)
+            new_data = [p._data for p in self.params]
+            groups: dict[int, list[int]] = {}  # t -> the parameters at that step
+            for i, (g, count) in enumerate(zip(grads, self.steps)):
+                if g is not None:
+                    groups.setdefault(count + 1, []).append(i)
+            for t, where in groups.items():
+                results = self._update(
+                    [self.params[i] for i in where],
+                    [grads[i] for i in where],
+                    [m[i] for i in where],
+                    [v[i] for i in where],
+                    t,
+                )
+                for i, m_i, v_i, x in zip(where, *results):
+                    m[i], v[i], new_data[i], steps[i] = m_i, v_i, x, t
         # A gradient that is inf or nan makes its v so too, so one pass over v checks both.
         if not all(map(math.isfinite, v)):
             self._gradients()  # raises, naming the parameter, if its gradient is inf or nan
             # g * g overflows for |g| > 1.3e154: v would stay inf and freeze the parameter
             self._refuse_non_finite(v, "the squared gradient of parameter {name} overflows ({x!r})")
         self._write(new_data)
-        self.t, self.m, self.v = t, m, v  # kept only once the step has succeeded
+        # kept only once the step has succeeded
+        self.t, self.steps, self.m, self.v = self.t + 1, steps, m, v
+
+    def _update(
+        self, params: list[Value], grads: list[float], m: list[float], v: list[float], t: int
+    ) -> tuple[list[float], list[float], list[float]]:
+        """The rule of the class docstring for parameters at step ``t``: new m, v and data."""
+        beta1, beta2 = self.beta1, self.beta2
+        # The bias corrections folded into the step size and into sqrt(v), as PyTorch does.
+        step_size = self.lr / (1.0 - beta1**t)
+        v_correction = math.sqrt(1.0 - beta2**t)
+        if self.weight_decay:
+            grads = [g + self.weight_decay * p._data for p, g in zip(params, grads)]
+        # One list per quantity: each line is the formula above, and the loops run fast.
+        rest1, rest2 = 1.0 - beta1, 1.0 - beta2  # computed once, not once per parameter
+        m = [beta1 * m_i + rest1 * g for m_i, g in zip(m, grads)]
+        v = [beta2 * v_i + rest2 * g * g for v_i, g in zip(v, grads)]
+        eps, sqrt = self.eps, math.sqrt
+        new_data = [
+            p._data - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
+            for p, m_i, v_i in zip(params, m, v)
+        ]
+        return m, v, new_data
+
+    def _settings(self) -> dict[str, object]:
+        return {
+            "lr": self.lr,
+            "betas": [self.beta1, self.beta2],
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+    def _buffers(self) -> dict[str, object]:
+        return {"t": self.t, "steps": self.steps, "m": self.m, "v": self.v}
+
+    def _checked_buffers(self, owner: str, buffers: dict[str, object]) -> dict[str, object]:
+        n = len(self.params)
+        t = check_int(owner, "t", buffers["t"], at_least=0)
+        steps = buffers["steps"]
+        if not (
+            isinstance(steps, list)
+            and len(steps) == n
+            and all(type(s) is int and 0 <= s <= t for s in steps)
+        ):
+            raise ValueError(f"{owner}: steps must be a list of {n} ints from 0 to t ({t})")
+        return {
+            "t": t,
+            "steps": list(steps),
+            "m": _number_list(owner, "m", buffers["m"], n),
+            "v": _number_list(owner, "v", buffers["v"], n, at_least=0.0),
+        }
 
 
 # --------------------------------------------------------------------------- schedules
 
 
-class LRScheduler:
+class LRScheduler(_Resumable):
     """Sets ``optimizer.lr`` from a formula in the number of ``step()`` calls so far.
 
     Subclasses define :meth:`lr_at`. The learning rate given to the optimizer is the
     schedule's starting value (``base_lr``); each ``step()`` moves one epoch on.
+    ``state_dict()`` holds the settings, ``base_lr`` and ``epoch``; the learning rate
+    the schedule last set is in the optimizer's own ``state_dict()``.
     """
 
     def __init__(self, optimizer: Optimizer) -> None:
@@ -247,6 +434,21 @@ class LRScheduler:
         self.epoch += 1
         self.optimizer.lr = self.lr_at(self.epoch)
 
+    def _settings(self) -> dict[str, object]:
+        return {}  # a subclass adds its constructor's arguments
+
+    def _fresh(self, settings: dict[str, object]) -> LRScheduler:
+        return type(self)(self.optimizer, **settings)
+
+    def _buffers(self) -> dict[str, object]:
+        return {"base_lr": self.base_lr, "epoch": self.epoch}
+
+    def _checked_buffers(self, owner: str, buffers: dict[str, object]) -> dict[str, object]:
+        return {
+            "base_lr": check_real(owner, "base_lr", buffers["base_lr"], above=0.0),
+            "epoch": check_int(owner, "epoch", buffers["epoch"], at_least=0),
+        }
+
 
 class StepLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
@@ -261,6 +463,9 @@ class StepLR(LRScheduler):
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+    def _settings(self) -> dict[str, object]:
+        return {"step_size": self.step_size, "gamma": self.gamma}
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -283,6 +488,9 @@ class CosineAnnealingLR(LRScheduler):
             self.eta_min + (self.base_lr - self.eta_min) * (1.0 + math.cos(math.pi * progress)) / 2
         )
 
+    def _settings(self) -> dict[str, object]:
+        return {"T_max": self.T_max, "eta_min": self.eta_min}
+
 
 class LinearLR(LRScheduler):
     """Lower the learning rate in a straight line from ``base_lr`` to 0 over ``total_steps``.
@@ -300,3 +508,6 @@ class LinearLR(LRScheduler):
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * (1.0 - min(epoch, self.total_steps) / self.total_steps)
+
+    def _settings(self) -> dict[str, object]:
+        return {"total_steps": self.total_steps}
