@@ -198,7 +198,11 @@ def test_losses_are_means_over_the_batch() -> None:
         ),
         (
             lambda: losses.binary_cross_entropy_with_logits([0.0], [1.5]),
-            r"probabilities in \[0, 1\] \(labels 0/1\) or labels -1/\+1, got 1.5 at index 0",
+            r"probabilities in \[0, 1\] \(labels 0/1\) or labels -1/\+1, got 1.5 at index 0$",
+        ),
+        (  # class indices: the loss for them is named
+            lambda: losses.binary_cross_entropy_with_logits([0.0] * 3, [0, 1, 2]),
+            r"got 2.0 at index 2; for more than two classes use cross_entropy$",
         ),
         (lambda: losses.binary_cross_entropy_with_logits([0.0], [-0.5]), "got -0.5 at index 0"),
         (lambda: losses.binary_cross_entropy_with_logits([0.0], [math.nan]), "got nan"),

@@ -277,6 +277,24 @@ def test_binary_losses_need_a_model_with_one_output() -> None:
         fit(MLP(2, [4, 3], seed=0), points, labels, loss="hinge", progress=False)
 
 
+@pytest.mark.parametrize("loss", ["hinge", "bce", "mse", lambda outputs, y: outputs[0]])
+def test_more_than_two_classes_for_one_output_suggest_cross_entropy(loss) -> None:
+    points, labels = datasets.make_spirals(30, n_classes=3, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"fit: y holds 3 classes \(0, 1, 2\), but a model with "
+                       r"one output separates two; .*use loss='cross_entropy' and a model with "
+                       r"one output per class \(e\.g\. MLP\(\.\.\., \[16, 3\]\)\)"):  # fmt: skip
+        fit(model, points, labels, loss=loss, progress=False)
+    assert model.state_dict() == before
+    with pytest.raises(ValueError, match="accuracy: y holds 3 classes"):
+        accuracy(model, points, labels)
+    # what the message says to do works
+    history = fit(MLP(2, [4, 3], seed=0), points, labels, loss="cross_entropy", steps=3,
+                  progress=False)  # fmt: skip
+    assert len(history["loss"]) == 3
+
+
 def test_only_modules_can_be_fitted_or_evaluated() -> None:
     with pytest.raises(TypeError, match="model must be a Module"):
         fit(lambda x: x, [[1.0]], [0], progress=False)

@@ -95,7 +95,11 @@ def _as_targets(owner: str, x: Sequence[float] | float) -> list[float]:
         return [(t + 1.0) / 2.0 for t in targets]
     for i, t in enumerate(targets):
         if not 0.0 <= t <= 1.0:
-            raise ValueError(f"{owner}: targets must be {conventions}, got {t!r} at index {i}")
+            class_index = t >= 2.0 and t.is_integer()  # labels 0, 1, 2, ...: several classes
+            several = "; for more than two classes use cross_entropy" if class_index else ""
+            raise ValueError(
+                f"{owner}: targets must be {conventions}, got {t!r} at index {i}{several}"
+            )
     return targets
 
 

@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -69,12 +70,33 @@ def _predicted_class(output: Output) -> int:
     return scores.index(max(scores))
 
 
-def _classes(owner: str, output: Output, y: Sequence) -> list:
+def _classes(owner: str, output: Output, y: Sequence, fix: str) -> list:
     """The labels as :func:`_predicted_class` numbers them: binary labels (0/1 or -1/+1,
-    checked) as 0/1 when the model has one output, else as they are (class indices)."""
+    checked) as 0/1 when the model has one output, else as they are (class indices).
+
+    Labels of more than two classes for a model with one output are refused with
+    ``fix``, what to do instead."""
     if isinstance(output, Value):
+        _refuse_several_classes(owner, y, fix)
         return [int(sign > 0.0) for sign in binary_signs(owner, list(y))]
     return list(y)
+
+
+def _refuse_several_classes(owner: str, y: Sequence, fix: str) -> None:
+    """ValueError when ``y`` holds more than two class indices (0, 1, 2, ...): one score
+    separates two classes only. Other labels are left to :func:`binary_signs` to check."""
+    if not all(isinstance(label, numbers.Integral) and not isinstance(label, bool) for label in y):
+        return
+    classes = sorted({int(label) for label in y})
+    if len(classes) <= 2 or classes[0] < 0:
+        return
+    shown = (
+        ", ".join(map(str, classes)) if len(classes) <= 5 else f"{classes[0]}, ..., {classes[-1]}"
+    )
+    raise ValueError(
+        f"{owner}: y holds {len(classes)} classes ({shown}), but a model with one output "
+        f"separates two; {fix} (e.g. MLP(..., [16, {len(classes)}]))"
+    )
 
 
 def _fraction_correct(outputs: list[Output], classes: Sequence) -> float:
@@ -130,7 +152,8 @@ def accuracy(model: Module, X: Sequence[Sequence[Operand]], y: Sequence[int]) ->
     """
     _check_dataset("accuracy", X, y)
     outputs = _outputs("accuracy", model, X)
-    return _fraction_correct(outputs, _classes("accuracy", outputs[0], y))
+    fix = "a model for several classes has one output per class"
+    return _fraction_correct(outputs, _classes("accuracy", outputs[0], y, fix))
 
 
 #: fit warns once when the loss grows past this many times its value at step 1.
@@ -270,7 +293,10 @@ def fit(
             raise RuntimeError("fit: live=True needs tinygrad_edu.pages; import tinygrad_edu")
         callback = live_view(model, X, y, steps=steps, then=callback)
     y = list(y)
-    classes = _classes("fit", first_output, y)  # checks binary labels before any step
+    several = "use loss='cross_entropy' and a model with one output per class"
+    if isinstance(loss, str):
+        several = f"loss={loss!r} is for two classes: {several}"
+    classes = _classes("fit", first_output, y, several)  # labels checked before any step
 
     def forward() -> tuple[Value, list[Output]]:
         outputs = [model(x) for x in X]
