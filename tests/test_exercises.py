@@ -12,6 +12,7 @@ import pytest
 
 from tinygrad_edu import Value, optim
 from tinygrad_edu import exercises as ex
+from tinygrad_edu.nn import Linear
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "notebooks"))
@@ -154,6 +155,21 @@ def test_the_references_agree_with_pytorch_float64() -> None:
         )
 
 
+def test_the_mlp_exercise_computes_notebook_5c_model() -> None:
+    # 05c's CharMLP: embeddings side by side, Linear, then out.after_relu (relu, not tanh)
+    for case in ex.get("05c.mlp_logits").cases():
+        C, W1, b1, W2, b2, context = case.args  # noqa: N806
+        hidden, out = Linear(len(W1[0]), len(W1), seed=0), Linear(len(W2[0]), len(W2), seed=0)
+        for layer, W, b in ((hidden, W1, b1), (out, W2, b2)):  # noqa: N806
+            for weights, row, bias, number in zip(layer.weight, W, layer.bias, b):
+                for w, x in zip(weights, row):
+                    w.data = x
+                bias.data = number
+        x = [Value(number) for i in context for number in C[i]]
+        logits = [v.data for v in out.after_relu(hidden(x))]
+        assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(logits, case.expected))
+
+
 def _notebook_code(prefix: str) -> str | None:
     found = sorted((ROOT / "notebooks").glob(f"{prefix}_*.ipynb"))
     if not found:
@@ -163,10 +179,10 @@ def _notebook_code(prefix: str) -> str | None:
 
 
 @pytest.mark.parametrize("notebook", sorted({e.notebook for e in ALL}))
-def test_a_notebook_with_checks_has_every_exercise_as_its_stub_and_check(notebook: str) -> None:
+def test_each_notebook_has_every_exercise_as_its_stub_and_check(notebook: str) -> None:
     code = _notebook_code(notebook)
-    if code is None or "from tinygrad_edu.exercises import check" not in code:
-        pytest.skip(f"notebook {notebook} has no exercises wired in yet")
+    assert code is not None, f"no notebook {notebook}_*.ipynb for the exercises {notebook}.*"
+    assert "from tinygrad_edu.exercises import check" in code
     for exercise in ex.exercises(notebook):
         assert exercise.stub.strip() in code, exercise.id
         assert f'check("{exercise.id}", {exercise.function_name})' in code, exercise.id

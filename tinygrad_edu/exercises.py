@@ -2105,10 +2105,14 @@ register(
 def _mlp_reference(C: list, W1: list, b1: list, W2: list, b2: list, ctx: list) -> list[float]:  # noqa: N803
     table = _embedding(C)
     emb = [v for i in ctx for v in table(i)]
-    return [v.data for v in _linear(W2, b2)([h.tanh() for h in _linear(W1, b1)(emb)])]
+    return [v.data for v in _linear(W2, b2)([h.relu() for h in _linear(W1, b1)(emb)])]
 
 
-def _mlp_floats(C, W1, b1, W2, b2, ctx, activation=math.tanh, output_bias=True) -> list:  # noqa: N803
+def _relu(z: float) -> float:
+    return max(0.0, z)
+
+
+def _mlp_floats(C, W1, b1, W2, b2, ctx, activation=_relu, output_bias=True) -> list:  # noqa: N803
     emb = [x for i in ctx for x in C[i]]
     h = [activation(sum(w * e for w, e in zip(row, emb)) + b) for row, b in zip(W1, b1)]
     return [
@@ -2121,11 +2125,11 @@ register(
         id="05c.mlp_logits",
         title="The logits of the MLP character model",
         stub='''def mlp_logits(C, W1, b1, W2, b2, context):
-    """logits = W2 tanh(W1 e + b1) + b2, with e the embedded context (C's rows side by side),
+    """logits = W2 relu(W1 e + b1) + b2, with e the embedded context (C's rows side by side),
     with plain floats (W1, W2 lists of rows). A list of one logit per character."""
     raise NotImplementedError("your code here")
 ''',
-        hint="e = embed_context(C, context); h_i = tanh(W1[i] · e + b1[i]); "
+        hint="e = embed_context(C, context); h_i = max(0, W1[i] · e + b1[i]); "
         "logit_k = W2[k] · h + b2[k].",
         reference="compared with nn.Embedding and two nn.Linear layers holding the same numbers",
         cases=lambda: [
@@ -2133,8 +2137,12 @@ register(
         ],
         mistakes=(
             (
-                "the hidden layer's tanh is missing",
+                "the hidden layer's relu is missing",
                 lambda *a: _mlp_floats(*a, activation=lambda z: z),
+            ),
+            (
+                "tanh instead of relu: the hidden units are max(0, z), as in the notebook's model",
+                lambda *a: _mlp_floats(*a, activation=math.tanh),
             ),
             ("the output bias b2 is missing", lambda *a: _mlp_floats(*a, output_bias=False)),
         ),

@@ -1,7 +1,5 @@
 """Notebook 5c, an MLP character model: solutions."""
 
-import math
-
 
 def embed_context(C, context):  # noqa: N803 - C is the embedding table
     """The rows side by side, oldest character first."""
@@ -9,7 +7,7 @@ def embed_context(C, context):  # noqa: N803 - C is the embedding table
 
 
 def mlp_logits(C, W1, b1, W2, b2, context):  # noqa: N803 - matrices
-    """Embedding, hidden tanh layer, output layer."""
+    """Embedding, hidden relu layer, output layer."""
     e = embed_context(C, context)
-    h = [math.tanh(sum(w * x for w, x in zip(row, e)) + b) for row, b in zip(W1, b1)]
+    h = [max(0.0, sum(w * x for w, x in zip(row, e)) + b) for row, b in zip(W1, b1)]
     return [sum(w * x for w, x in zip(row, h)) + b for row, b in zip(W2, b2)]
