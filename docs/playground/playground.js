@@ -1,0 +1,98 @@
+// The playground page: a code area, a Run button, examples, and what the program prints
+// (#output) and displays (#displays). Python runs in worker.js.
+const code = document.getElementById("code");
+const run = document.getElementById("run");
+const stop = document.getElementById("stop");
+const examples = document.getElementById("example");
+const status = document.getElementById("status");
+const output = document.getElementById("output");
+const displays = document.getElementById("displays");
+
+let worker = null;
+let running = false;
+
+function startWorker() {
+  const opened = performance.now();
+  worker = new Worker("worker.js", { type: "module" });
+  status.textContent = "Loading Python and tinygrad_edu…";
+  run.disabled = true;
+  worker.onmessage = ({ data }) => {
+    if (data.kind === "ready") {
+      status.textContent = "Ready: Python started in " + ((performance.now() - opened) / 1000).toFixed(1) + " s.";
+      status.dataset.seconds = data.seconds;
+      run.disabled = running;
+    } else if (data.kind === "stdout" || data.kind === "stderr") {
+      print(data.text + "\n", data.kind);
+    } else if (data.kind === "display") {
+      const shown = document.createElement("div");
+      shown.className = "shown";
+      shown.dataset.id = data.id;
+      shown.innerHTML = data.html;
+      displays.appendChild(shown);
+    } else if (data.kind === "update") {
+      const shown = displays.querySelector('[data-id="' + data.id + '"]');
+      if (shown) shown.innerHTML = data.html;
+    } else if (data.kind === "done") {
+      if (data.error) print(data.error, "stderr");
+      finish(data.error ? "Failed." : "Done.");
+    }
+  };
+}
+
+function print(text, kind) {
+  const span = document.createElement("span");
+  span.className = kind;
+  span.textContent = text;
+  output.appendChild(span);
+}
+
+function finish(message) {
+  running = false;
+  run.disabled = false;
+  stop.disabled = true;
+  status.textContent = message;
+  status.dataset.state = "done";
+}
+
+function runCode() {
+  if (running) return;
+  running = true;
+  output.textContent = "";
+  displays.textContent = "";
+  run.disabled = true;
+  stop.disabled = false;
+  status.textContent = "Running…";
+  status.dataset.state = "running";
+  worker.postMessage({ code: code.value });
+}
+
+async function loadExample(name) {
+  const response = await fetch("examples/" + name + ".py");
+  code.value = await response.text();
+  examples.value = name;
+}
+
+run.addEventListener("click", runCode);
+stop.addEventListener("click", () => {
+  worker.terminate(); // the only way to stop Python mid-run: start a fresh one
+  finish("Stopped.");
+  startWorker();
+});
+examples.addEventListener("change", () => loadExample(examples.value));
+code.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    runCode();
+  } else if (event.key === "Tab" && !event.shiftKey) {
+    event.preventDefault(); // indent, instead of leaving the code area
+    code.setRangeText("    ", code.selectionStart, code.selectionEnd, "end");
+  }
+});
+
+startWorker();
+const asked = new URLSearchParams(location.search).get("example");
+if (asked && examples.querySelector('option[value="' + CSS.escape(asked) + '"]')) {
+  loadExample(asked).then(runCode); // runs as soon as Python is ready (the worker queues it)
+} else {
+  loadExample(examples.value);
+}
