@@ -31,12 +31,31 @@ function startWorker() {
       displays.appendChild(shown);
     } else if (data.kind === "update") {
       const shown = displays.querySelector('[data-id="' + data.id + '"]');
-      if (shown) shown.innerHTML = data.html;
+      if (shown) update(shown, data.html);
     } else if (data.kind === "done") {
       if (data.error) print(data.error, "stderr");
       finish(data.error ? "Failed." : "Done.");
     }
   };
+}
+
+// A page (an <iframe>) is redrawn by loading the new one out of sight and swapping it in
+// when it has drawn itself, so a live view never flashes blank between two updates.
+function update(shown, html) {
+  const old = shown.querySelector("iframe");
+  const next = document.createElement("div");
+  next.innerHTML = html;
+  const frame = next.querySelector("iframe");
+  if (!old || !frame || next.children.length !== 1) {
+    shown.innerHTML = html;
+    return;
+  }
+  frame.classList.add("loading");
+  frame.addEventListener("load", () => {
+    shown.querySelectorAll("iframe").forEach((other) => other !== frame && other.remove());
+    frame.classList.remove("loading");
+  });
+  shown.appendChild(frame);
 }
 
 function print(text, kind) {

@@ -28,8 +28,13 @@ async function start() {
     pyodide.unpackArchive(wheel, "wheel");
   }
   // display() and IPython's other names the library and the notebooks use.
-  pyodide.FS.writeFile("/home/pyodide/notebook_display.py", await (await fetch(here("notebook_display.py"))).text());
-  pyodide.runPython("import notebook_display, tinygrad_edu; notebook_display.install()");
+  const shim = await (await fetch(here("notebook_display.py"))).text();
+  pyodide.FS.writeFile("/home/pyodide/notebook_display.py", shim);
+  pyodide.runPython(`
+import notebook_display, tinygrad_edu, tqdm
+notebook_display.install()
+tqdm.tqdm.monitor_interval = 0  # tqdm's monitor is a thread, and Pyodide has none
+`);
   send({ kind: "ready", seconds: (performance.now() - started) / 1000 });
   return pyodide;
 }

@@ -1,6 +1,6 @@
 # A small GPT (embeddings, attention, an MLP, all on scalar Values) learns from a
-# thousand names, one name per step, then makes up new ones. About ten seconds here
-# (Pyodide is a few times slower than CPython); more steps give better names.
+# thousand names, one name per step, then makes up new ones. A few seconds here; more
+# steps and a wider model give better names.
 import time
 
 from tinygrad_edu import datasets, optim
