@@ -1,6 +1,6 @@
 """The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``).
 
-Four subcommands, each with ``--help``:
+Seven subcommands, each with ``--help``:
 
 * ``tinygrad-edu demo``: train a small MLP on the two-moons data set and write the
   model (a file that :func:`tinygrad_edu.nn.load` reads), a picture of one prediction's
@@ -13,7 +13,9 @@ Four subcommands, each with ``--help``:
   run ``backward()``, print the value and every input's gradient and draw the graph.
   The expression is read by :mod:`tinygrad_edu.expression`, which never runs Python.
 * ``tinygrad-edu gpt``: train a small GPT on 32,033 names, one name per step, then
-  print names it makes up and save the model.
+  print names it makes up and save the model; ``gpt --resume model.json`` continues a
+  run that was stopped before its last step.
+* ``tinygrad-edu sample model.json``: print names made up by a GPT that ``gpt`` saved.
 * ``tinygrad-edu explore "tanh(x*w + b)" x=1 w=2 b=-1 -o neuron.html``: the same
   expression as an interactive page stepping through the forward and backward pass.
 
@@ -29,10 +31,14 @@ import itertools
 import json
 import math
 import random
+import signal
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
@@ -44,6 +50,8 @@ from tinygrad_edu.engine import Value, no_grad, topological_order
 from tinygrad_edu.expression import FUNCTIONS, ExpressionError, evaluate, parse, parse_assignments
 from tinygrad_edu.nn import ACTIVATIONS, GPT, MLP, Module
 from tinygrad_edu.optim import SGD, Adam, LinearLR, Optimizer
+from tinygrad_edu.program import BACKENDS
+from tinygrad_edu.program_c import CompilerNotFoundError
 
 __all__ = ["main"]
 
@@ -193,6 +201,7 @@ def _build_parser() -> argparse.ArgumentParser:
         steps=100,
         seed=0,
         compile=False,
+        backend=None,
     )
 
     train = commands.add_parser(
@@ -242,8 +251,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--compile",
         action="store_true",
         help="trace the training step once and run it as compiled float code: the same "
-        "numbers, several times faster (binary data sets only: cross-entropy branches on "
-        "the logits' values)",
+        "numbers, several times faster",
+    )
+    train.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="with --compile: python (the default, works everywhere) or c (the step compiled "
+        "by the system's C compiler, gcc or clang: faster again, the same numbers bit for bit)",
     )
     _add_output_options(train, default_out="tinygrad_edu_train")
     train.set_defaults(run=_run_training)
@@ -323,9 +337,10 @@ def _build_parser() -> argparse.ArgumentParser:
     explore.set_defaults(run=_run_explore)
 
     gpt = _add_gpt_command(commands)
+    sample = _add_sample_command(commands)
 
     graph.reads_expression = explore.reads_expression = True
-    for command in (demo, train, evaluate, graph, explore, gpt):
+    for command in (demo, train, evaluate, graph, explore, gpt, sample):
         command.set_defaults(parser=command)
     return parser
 
@@ -354,6 +369,8 @@ def _add_output_options(
 
 
 def _run_training(args: argparse.Namespace) -> int:
+    if args.backend is not None and not args.compile:
+        raise _InputError(f"--backend {args.backend}: only with --compile (it compiles the step)")
     try:
         X, y = DATASETS[args.dataset](n_samples=args.samples, seed=args.seed)  # noqa: N806
     except ValueError as error:
@@ -383,7 +400,7 @@ def _run_training(args: argparse.Namespace) -> int:
             # tqdm.write keeps the lines from breaking the progress bar
             tqdm.write(
                 f"step {step:>{len(str(args.steps))}}/{args.steps}  "
-                f"loss {step_loss:.4g}  accuracy {step_accuracy:.1%}"
+                f"loss {step_loss:.4f}  accuracy {step_accuracy:.1%}"
             )
 
     def warn(message: Warning | str, category: type[Warning], *details: object) -> None:
@@ -400,12 +417,15 @@ def _run_training(args: argparse.Namespace) -> int:
                 loss=loss,
                 optimizer=make_optimizer(model.parameters(), lr),
                 steps=args.steps,
-                progress=args.progress,
+                progress=args.progress and sys.stderr.isatty(),
                 callback=report,
                 compile=args.compile,
+                backend=args.backend or "python",
             )
     except ArithmeticError as error:  # training diverged: the learning rate is too large
         raise _InputError(str(error)) from None
+    except CompilerNotFoundError as error:
+        raise _InputError(str(error)) from None  # says what to install
     final_accuracy = training.accuracy(model, X, y)
     print(
         f"final accuracy (after step {args.steps}'s update): "
@@ -572,7 +592,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             f"{str(args.model)!r} holds a GPT (a model of names, as 'gpt' saves), not a "
             "classifier of 2-D points (as 'demo' and 'train' save), so it has no accuracy to "
             f"measure; '{PROG} gpt' trains one and prints its held-out loss and samples, and "
-            f"in Python nn.load({str(args.model)!r}).generate(bos=...) samples from this one"
+            f"'{PROG} sample {args.model}' makes up names with this one"
         )
     # what the training run recorded (the file is valid JSON: nn.load has read it)
     metadata = json.loads(args.model.read_text(encoding="utf-8")).get("metadata", {})
@@ -634,6 +654,24 @@ def _run_graph(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- gpt
 
 
+#: The options that set up a GPT run, with their defaults. A run continued with --resume
+#: takes them from its file: given again, they must agree with it.
+GPT_RUN_DEFAULTS: dict[str, int | float] = {
+    "steps": 1000,
+    "lr": 0.01,
+    "seed": 42,
+    "n_embd": 16,
+    "n_head": 4,
+    "n_layer": 1,
+    "block_size": 16,
+    "eval": 500,
+}
+_GPT_ARCHITECTURE = ("n_embd", "n_head", "n_layer", "block_size")  # in the model's config
+GPT_BETAS = (0.85, 0.99)  # Adam's, as in the classic scalar GPT recipe
+LOSS_WINDOW = 100  # the progress bar and the step lines show the mean loss of this many steps
+GPT_OUT = "tinygrad_edu_gpt"  # where gpt writes model.json, unless --out or --resume says
+
+
 def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     gpt = commands.add_parser(
         "gpt",
@@ -642,132 +680,397 @@ def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         "in a seeded shuffled order (Adam with betas 0.85 and 0.99, the learning rate "
         "decaying linearly to 0), keeping --eval names apart to measure the loss on names "
         "it never saw. Then print names sampled from the model and write --out/model.json. "
+        f"About {_PROGRESS_LINES} lines report the training loss, each the mean over the "
+        f"last {LOSS_WINDOW} steps (one name's loss is noise), as does the progress bar. "
         "Ctrl-C, during the training, the evaluation or the sampling, stops the run and saves "
-        f"the model as trained so far. The model may have at most {MAX_GPT_PARAMETERS:,} "
-        "parameters (12 * n_layer * n_embd**2 + (54 + block_size) * n_embd), which need "
-        "about 1 GB of memory to train.",
+        "the model as trained so far; a run stopped before its last step (by Ctrl-C or "
+        "--stop-after) also saves the optimizer's state, and --resume continues it exactly "
+        "as if it had never stopped. The model may have at most "
+        f"{MAX_GPT_PARAMETERS:,} parameters (12 * n_layer * n_embd**2 + (54 + block_size) * "
+        "n_embd), which need about 1 GB of memory to train.",
     )
+    d = GPT_RUN_DEFAULTS
     options = (
         (
             "--steps",
             _step_count,
-            1000,
-            f"training steps, one name each, at most {MAX_STEPS:,} (default: 1000)",
+            f"training steps, one name each, at most {MAX_STEPS:,}; the learning rate reaches "
+            f"0 at the last (default: {d['steps']})",
         ),
-        ("--lr", _learning_rate, 0.01, "starting learning rate (default: 0.01)"),
-        ("--seed", _seed, 42, "seed for the order of the names, the weights and the samples"),
-        ("--n-embd", _positive_int, 16, "width of the embeddings (default: 16)"),
-        ("--n-head", _positive_int, 4, "attention heads; must divide --n-embd (default: 4)"),
-        ("--n-layer", _positive_int, 1, "transformer layers (default: 1)"),
-        ("--block-size", _positive_int, 16, "longest context, in characters (default: 16)"),
-        ("--samples", _seed, 20, "names to sample after training (default: 20)"),
+        ("--lr", _learning_rate, f"starting learning rate (default: {d['lr']})"),
         (
-            "--temperature",
-            _temperature,
-            0.5,
-            "sampling temperature >= 0; lower gives more common names, and 0 always picks "
-            "the most likely next character (default: 0.5)",
+            "--seed",
+            _seed,
+            f"seed for the order of the names, the weights and the samples (default: {d['seed']})",
         ),
-        ("--eval", _seed, 500, "names held out to measure the loss on (default: 500)"),
+        ("--n-embd", _positive_int, f"width of the embeddings (default: {d['n_embd']})"),
+        (
+            "--n-head",
+            _positive_int,
+            f"attention heads; must divide --n-embd (default: {d['n_head']})",
+        ),
+        ("--n-layer", _positive_int, f"transformer layers (default: {d['n_layer']})"),
+        (
+            "--block-size",
+            _positive_int,
+            f"longest context, in characters; a longer name is cut, and the run says how many "
+            f"were (default: {d['block_size']})",
+        ),
+        ("--eval", _seed, f"names held out to measure the loss on (default: {d['eval']})"),
     )
-    for flag, kind, default, text in options:
-        gpt.add_argument(flag, type=kind, default=default, help=text)
+    for flag, kind, text in options:
+        gpt.add_argument(flag, type=kind, default=None, help=text)
+    _add_sampling_options(gpt, seed=False)
+    gpt.add_argument(
+        "--stop-after",
+        type=_step_count,
+        metavar="N",
+        help="stop once N of the --steps steps are done, and save the model with the "
+        "optimizer's state for --resume (default: train all --steps)",
+    )
+    gpt.add_argument(
+        "--resume",
+        type=Path,
+        metavar="MODEL",
+        help="continue the run saved in MODEL (a model.json written by a run stopped before "
+        "its last step) from where it stopped, with the same settings and data order; "
+        "--steps, --lr, --seed, --eval and the model's sizes come from MODEL (given, they "
+        "must agree with it); --out defaults to MODEL's directory",
+    )
     _add_output_options(
         gpt,
-        default_out="tinygrad_edu_gpt",
-        progress_help="no progress bar, and with it no running training loss (the bar shows "
-        "it); the held-out loss and the samples are still printed",
+        default_out=GPT_OUT,
+        progress_help="no progress bar (the step lines, the held-out loss and the samples "
+        "are still printed); there is none either when standard error is not a terminal",
     )
-    gpt.set_defaults(run=_run_gpt)
+    gpt.set_defaults(run=_run_gpt, out=None)
     return gpt
+
+
+def _add_sampling_options(command: argparse.ArgumentParser, *, seed: bool) -> None:
+    command.add_argument("--samples", type=_seed, default=20, help="names to sample (default: 20)")
+    command.add_argument(
+        "--temperature",
+        type=_temperature,
+        default=0.5,
+        help="sampling temperature >= 0; lower gives more common names, and 0 always picks "
+        "the most likely next character (default: 0.5)",
+    )
+    if seed:
+        command.add_argument(
+            "--seed",
+            type=_seed,
+            help="seed for the samples (default: the training run's, which gives the names "
+            "'gpt' printed at the end of it)",
+        )
+
+
+def _add_sample_command(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    sample = commands.add_parser(
+        "sample",
+        help="make up names with a GPT saved by 'gpt'",
+        description="Load a model.json written by 'gpt' and print names sampled from it.",
+    )
+    sample.add_argument(
+        "model", metavar="MODEL", type=Path, help="e.g. tinygrad_edu_gpt/model.json"
+    )
+    _add_sampling_options(sample, seed=True)
+    sample.set_defaults(run=_run_sample)
+    return sample
+
+
+@dataclass
+class _GPTRun:
+    """A GPT training run: everything needed to continue it exactly where it stopped."""
+
+    model: GPT
+    tokenizer: datasets.CharTokenizer
+    settings: dict[str, int | float]  # the GPT_RUN_DEFAULTS options, as the run uses them
+    optimizer: Adam
+    schedule: LinearLR
+    done: int = 0  # steps trained so far
+    losses: deque[float] = field(default_factory=lambda: deque(maxlen=LOSS_WINDOW))
 
 
 def _run_gpt(args: argparse.Namespace) -> int:
     names = datasets.load_names()
-    random.Random(args.seed).shuffle(names)
-    if args.eval >= len(names):
-        raise _InputError(f"--eval: {args.eval} leaves no names to train on (of {len(names)})")
-    held_out, train_names = names[: args.eval], names[args.eval :]
-    tokenizer = datasets.CharTokenizer.from_documents(names)
-    _check_gpt_size(args, tokenizer.vocab_size)
-    try:
-        model = GPT(
-            tokenizer.vocab_size,
-            n_embd=args.n_embd,
-            n_head=args.n_head,
-            n_layer=args.n_layer,
-            block_size=args.block_size,
-            seed=args.seed,
-        )
-    except ValueError as error:
-        raise _InputError(str(error)) from None
-    _check_outputs_writable(args.out, ("model.json",))
-    optimizer = Adam(model.parameters(), lr=args.lr, betas=(0.85, 0.99))
-    schedule = LinearLR(optimizer, total_steps=args.steps)
-    print(f"training {model} on {len(train_names)} names, {args.steps} steps")
+    run = _resume_gpt(args) if args.resume is not None else _start_gpt(args, names)
+    steps, seed, n_eval = run.settings["steps"], run.settings["seed"], run.settings["eval"]
+    random.Random(seed).shuffle(names)
+    held_out, train_names = names[:n_eval], names[n_eval:]
+    stop = steps if args.stop_after is None else min(args.stop_after, steps)
+    if stop <= run.done:
+        raise _InputError(f"--stop-after {stop}: the run has already trained {run.done} steps")
+    out = (
+        args.out
+        if args.out is not None
+        else Path(GPT_OUT if args.resume is None else args.resume.parent)
+    )
+    _check_outputs_writable(out, ("model.json",))
+    path = out / "model.json"
+    verb = f"resuming at step {run.done + 1}:" if run.done else "training"
+    print(f"{verb} {run.model} on {len(train_names)} names, {steps} steps")
+    _note_cut_names(train_names, held_out, run.model.block_size)
 
-    steps = tqdm(range(args.steps), disable=not args.progress, unit="step")
-    trained = 0
     phase = "training"  # for the message if Ctrl-C stops the run
     try:
-        for step in steps:
-            loss = model.loss(tokenizer.encode(train_names[step % len(train_names)]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            trained = step + 1
-            steps.set_postfix(loss=f"{loss.data:.4f}", refresh=False)
-        steps.close()
+        _train_gpt(run, train_names, stop, progress=args.progress and sys.stderr.isatty())
         if held_out:
             phase = "the held-out evaluation"
             with no_grad():
-                losses = [model.loss(tokenizer.encode(name)).data for name in held_out]
-            print(f"mean loss on {len(held_out)} held-out names: {sum(losses) / len(losses):.4f}")
+                losses = [run.model.loss(run.tokenizer.encode(name)).data for name in held_out]
+            print(f"mean loss on {len(held_out)} held-out names: {_mean(losses):.4f}")
         if args.samples:
             phase = "sampling"
-            print(f"{args.samples} names sampled at temperature {args.temperature:g}:")
-            rng = random.Random(args.seed)
-            for _ in range(args.samples):
-                sample = model.generate(bos=tokenizer.bos, temperature=args.temperature, seed=rng)
-                print("  " + tokenizer.decode(sample))
+            _print_samples(run.model, run.tokenizer, args.samples, args.temperature, seed)
     except KeyboardInterrupt:  # the model as trained so far is kept, whatever the phase
-        steps.close()
-        path = _save_gpt(model, tokenizer, trained, args.out / "model.json")
-        print(f"interrupted after {trained} steps, during {phase}; wrote {path}", file=sys.stderr)
+        written = _save_gpt(run, path)
+        print(
+            f"interrupted after {run.done} steps, during {phase}; wrote {written}"
+            + (f" (continue with --resume {written})" if run.done < steps else ""),
+            file=sys.stderr,
+        )
         return 130
     except ArithmeticError as error:  # training diverged: the learning rate is too large
         raise _InputError(str(error)) from None
-    print(f"wrote {_save_gpt(model, tokenizer, trained, args.out / 'model.json')}")
+    written = _save_gpt(run, path)
+    later = f" (continue with --resume {written})" if run.done < steps else ""
+    print(f"wrote {written}{later}")
     return 0
 
 
-def _check_gpt_size(args: argparse.Namespace, vocab_size: int) -> None:
+def _gpt_settings(args: argparse.Namespace) -> dict[str, int | float]:
+    """The run's options: those given, else their defaults."""
+    given = {key: getattr(args, key) for key in GPT_RUN_DEFAULTS}
+    return {key: GPT_RUN_DEFAULTS[key] if value is None else value for key, value in given.items()}
+
+
+def _start_gpt(args: argparse.Namespace, names: list[str]) -> _GPTRun:
+    """A new run: the model, the optimizer and the schedule as the options set them."""
+    settings = _gpt_settings(args)
+    if settings["eval"] >= len(names):
+        raise _InputError(
+            f"--eval: {settings['eval']} leaves no names to train on (of {len(names)})"
+        )
+    tokenizer = datasets.CharTokenizer.from_documents(names)
+    _check_gpt_size(settings, tokenizer.vocab_size)
+    try:
+        model = GPT(
+            tokenizer.vocab_size,
+            **{key: settings[key] for key in _GPT_ARCHITECTURE},
+            seed=settings["seed"],
+        )
+    except ValueError as error:
+        raise _InputError(str(error)) from None
+    optimizer = Adam(model.parameters(), lr=settings["lr"], betas=GPT_BETAS)
+    schedule = LinearLR(optimizer, total_steps=settings["steps"])
+    return _GPTRun(model, tokenizer, settings, optimizer, schedule)
+
+
+def _resume_gpt(args: argparse.Namespace) -> _GPTRun:
+    """The run saved in ``args.resume``, refusing options that disagree with it."""
+    model, tokenizer, training = _load_gpt(args.resume, "--resume")
+    where = f"--resume: {str(args.resume)!r}"
+    config = model.config()
+    try:
+        settings = {key: config[key] for key in _GPT_ARCHITECTURE}
+        settings |= {key: training[key] for key in ("lr", "seed", "eval")}
+        settings["steps"] = training["total_steps"]
+        done, state = training["steps"], training.get("optimizer")
+        schedule_state, losses = training.get("schedule"), training.get("recent_losses", [])
+    except KeyError as error:
+        raise _InputError(
+            f"{where} does not record how it was trained (no {error} entry)"
+        ) from None
+    given = {
+        key: value for key, value in vars(args).items() if key in settings and value is not None
+    }
+    conflicts = [
+        f"--{key.replace('_', '-')} {settings[key]} (given {value})"
+        for key, value in given.items()
+        if value != settings[key]
+    ]
+    if conflicts:
+        raise _InputError(
+            f"{where} was set up with {', '.join(conflicts)}; leave those options out to "
+            "continue it as it was set up"
+        )
+    if done >= settings["steps"]:
+        raise _InputError(
+            f"{where} finished all its {settings['steps']} steps: there is nothing to resume; "
+            f"'{PROG} sample {args.resume}' makes up names with it"
+        )
+    optimizer = Adam(model.parameters(), lr=settings["lr"], betas=GPT_BETAS)
+    schedule = LinearLR(optimizer, total_steps=settings["steps"])
+    try:
+        optimizer.load_state_dict(state)
+        schedule.load_state_dict(schedule_state)
+        recent = deque(map(float, losses), maxlen=LOSS_WINDOW)
+    except (TypeError, ValueError) as error:
+        raise _InputError(f"{where}: its optimizer's state cannot be used: {error}") from None
+    return _GPTRun(model, tokenizer, settings, optimizer, schedule, done, recent)
+
+
+def _load_gpt(path: Path, option: str) -> tuple[GPT, datasets.CharTokenizer, dict]:
+    """The GPT saved by 'gpt' at ``path``, its tokenizer and its training record."""
+    where = f"{option}: {str(path)!r}"
+    try:
+        model = nn.load(path)
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise _InputError(f"{where}: cannot read it: {error.strerror}") from None
+    except ValueError as error:
+        raise _InputError(f"{option}: {error}") from None
+    if not isinstance(model, GPT):
+        raise _InputError(f"{where} holds {model!r}, not a GPT of names (as '{PROG} gpt' saves)")
+    metadata = json.loads(text).get("metadata", {})
+    try:
+        tokenizer = datasets.CharTokenizer(metadata["tokenizer"]["chars"])
+    except (KeyError, TypeError, ValueError):
+        raise _InputError(
+            f'{where} has no tokenizer in its metadata ("tokenizer": {{"chars": ...}}), '
+            f"which '{PROG} gpt' writes: without it its tokens cannot be read as letters"
+        ) from None
+    if tokenizer.vocab_size != model.vocab_size:
+        raise _InputError(
+            f"{where}: its tokenizer has {tokenizer.vocab_size} tokens but the model "
+            f"{model.vocab_size}"
+        )
+    training = metadata.get("training")
+    return model, tokenizer, training if isinstance(training, dict) else {}
+
+
+def _gpt_step(run: _GPTRun, tokens: list[int]) -> float:
+    """One training step on one name's tokens; returns its loss (before the update).
+
+    The forward and backward pass, then the update: Adam's step and the schedule's.
+    The update is made whole (Ctrl-C during it takes effect once it is done), so a run
+    stopped at any moment is saved between two steps and --resume continues it exactly.
+    """
+    loss = run.model.loss(tokens)
+    run.optimizer.zero_grad()
+    loss.backward()
+    with _interrupts_held():
+        run.optimizer.step()
+        run.schedule.step()
+        run.done += 1
+        run.losses.append(loss.data)
+    return loss.data
+
+
+def _train_gpt(run: _GPTRun, train_names: list[str], stop: int, *, progress: bool) -> None:
+    """Train from step ``run.done + 1`` to ``stop``, one name per step, reporting the mean loss."""
+    steps = run.settings["steps"]
+    report_every = max(1, steps // _PROGRESS_LINES)
+    bar = tqdm(total=steps, initial=run.done, disable=not progress, unit="step")
+    try:
+        while run.done < stop:
+            _gpt_step(run, run.tokenizer.encode(train_names[run.done % len(train_names)]))
+            mean = _mean(run.losses)
+            bar.update()
+            bar.set_postfix_str(f"loss {mean:.4f}", refresh=False)
+            if run.done % report_every == 0 or run.done == stop:
+                tqdm.write(
+                    f"step {run.done:>{len(str(steps))}}/{steps}  loss {mean:.4f}  "
+                    f"(mean of the last {len(run.losses)} steps)"
+                )
+    finally:
+        bar.close()
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block is done, then deliver it as it would have been."""
+    held: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda number, frame: held.append(number))
+    except ValueError:  # not the main thread, where only signals can be handled: nothing to hold
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
+
+
+def _note_cut_names(train_names: list[str], held_out: list[str], block_size: int) -> None:
+    """Say once how many names are longer than the context, and so cut."""
+    cut = sum(len(name) >= block_size for name in train_names)
+    cut_held_out = sum(len(name) >= block_size for name in held_out)
+    if cut or cut_held_out:
+        print(
+            f"note: {cut:,} of the {len(train_names):,} training names and {cut_held_out:,} of "
+            f"the {len(held_out):,} held-out names have {block_size} characters or more: with "
+            f"--block-size {block_size} the model learns only their first {block_size} "
+            "characters, not how they end",
+            file=sys.stderr,
+        )
+
+
+def _mean(numbers: Sequence[float]) -> float:
+    return sum(numbers) / len(numbers)
+
+
+def _print_samples(
+    model: GPT, tokenizer: datasets.CharTokenizer, count: int, temperature: float, seed: int
+) -> None:
+    print(f"{count} names sampled at temperature {temperature:g}:")
+    rng = random.Random(seed)
+    for _ in range(count):
+        sample = model.generate(bos=tokenizer.bos, temperature=temperature, seed=rng)
+        print("  " + tokenizer.decode(sample))
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    model, tokenizer, training = _load_gpt(args.model, "MODEL")
+    seed = args.seed
+    if seed is None:
+        seed = training.get("seed", model.seed if model.seed is not None else 0)
+    _print_samples(model, tokenizer, args.samples, args.temperature, seed)
+    return 0
+
+
+def _check_gpt_size(settings: dict[str, int | float], vocab_size: int) -> None:
     """Refuse a GPT too large to train in memory, before building it."""
-    embeddings = (2 * vocab_size + args.block_size) * args.n_embd  # wte, lm_head, wpe
-    parameters = embeddings + args.n_layer * 12 * args.n_embd**2  # 4 attention + 8 MLP
+    n_embd, n_layer, block_size = settings["n_embd"], settings["n_layer"], settings["block_size"]
+    embeddings = (2 * vocab_size + block_size) * n_embd  # wte, lm_head, wpe
+    parameters = embeddings + n_layer * 12 * n_embd**2  # 4 attention + 8 MLP
     if parameters > MAX_GPT_PARAMETERS:
         # the largest n_embd that fits: 12 L e**2 + b e <= MAX, rounded down
-        a, b = 12 * args.n_layer, 2 * vocab_size + args.block_size
+        a, b = 12 * n_layer, 2 * vocab_size + block_size
         widest = (math.isqrt(b * b + 4 * a * MAX_GPT_PARAMETERS) - b) // (2 * a)
         hint = f"; with these --n-layer and --block-size, --n-embd {widest} at most" * (widest > 0)
         raise _InputError(
-            f"--n-embd {args.n_embd}, --n-layer {args.n_layer} and --block-size "
-            f"{args.block_size} make a GPT of {parameters:,} parameters; at most "
+            f"--n-embd {n_embd}, --n-layer {n_layer} and --block-size "
+            f"{block_size} make a GPT of {parameters:,} parameters; at most "
             f"{MAX_GPT_PARAMETERS:,} fit (about 1 GB of memory to train){hint}"
         )
 
 
-def _save_gpt(model: GPT, tokenizer: datasets.CharTokenizer, steps: int, path: Path) -> Path:
-    """Write the model with ``nn.save``; its tokenizer and its step count go in the metadata.
+def _save_gpt(run: _GPTRun, path: Path) -> Path:
+    """Write the model with ``nn.save``; its tokenizer and its training record go in the metadata.
 
     ``nn.load(path)`` rebuilds the model, and
     ``CharTokenizer(json.loads(path.read_text())["metadata"]["tokenizer"]["chars"])``
-    its tokenizer.
+    its tokenizer. ``metadata["training"]`` holds the run's settings and ``"steps"``, the
+    steps done; a run stopped before its last one also holds what --resume needs to
+    continue it: the optimizer's and the schedule's ``state_dict()`` and the last losses
+    (for the running mean).
     """
-    metadata = {"tokenizer": {"chars": tokenizer.chars}, "training": {"steps": steps}}
+    training: dict[str, object] = {
+        "steps": run.done,
+        "total_steps": run.settings["steps"],
+        **{key: run.settings[key] for key in ("lr", "seed", "eval")},
+    }
+    if run.done < run.settings["steps"]:
+        training["optimizer"] = run.optimizer.state_dict()
+        training["schedule"] = run.schedule.state_dict()
+        training["recent_losses"] = list(run.losses)
+    metadata = {"tokenizer": {"chars": run.tokenizer.chars}, "training": training}
     try:
-        return nn.save(model, path, metadata=metadata)
+        return nn.save(run.model, path, metadata=metadata)
     except OSError as error:
         raise _InputError(f"--out: cannot write the model: {error}") from None
 
