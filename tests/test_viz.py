@@ -763,3 +763,82 @@ def test_drawing_repr_has_no_memory_address() -> None:
     drawing = viz.draw_dot(Value(1.0) * 2)
     assert repr(drawing) == repr(viz.draw_dot(Value(1.0) * 2))
     assert "0x" not in repr(drawing)
+
+
+# --------------------------------------------------------------------------- pictures of data
+
+
+def _boundary_lines(figure) -> list:
+    """The vertices of the contour lines (not the filled regions) drawn at level 0."""
+    from matplotlib.contour import ContourSet
+
+    lines = [c for c in figure.axes[0].collections if isinstance(c, ContourSet) and not c.filled]
+    return [vertices for line in lines for vertices in line.allsegs[0]]
+
+
+def test_a_linear_models_boundary_is_drawn_on_its_true_line_not_in_blocks() -> None:
+    pytest.importorskip("matplotlib")
+    from tinygrad_edu import nn
+
+    neuron = nn.Neuron(2, activation="linear", seed=0)  # the score w0 x + w1 y + b
+    neuron.w[0].data, neuron.w[1].data, neuron.b.data = 1.0, -2.0, 0.3
+    X, y = [[-1.0, -1.0], [1.0, 1.0], [2.0, -1.0], [-2.0, 1.0]], [1, 0, 1, 0]  # noqa: N806
+    figure = viz.plot_decision_boundary(neuron, X, y, grid=7, title="a line")
+    segments = _boundary_lines(figure)
+    vertices = [v for segment in segments for v in segment]
+    assert len(vertices) >= 7  # one crossing per grid row at least
+    # A grid of 7 x 7 blocks misses the line by up to half a block (about 0.3 here);
+    # the contour of the score meets it exactly, between the grid points too.
+    for x0, x1 in vertices:
+        assert abs(1.0 * x0 - 2.0 * x1 + 0.3) < 1e-9
+    assert figure.axes[0].get_title() == "a line"
+
+
+def test_the_classes_have_one_colour_scheme_in_the_plots_and_the_training_page() -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_hex
+
+    from tinygrad_edu import datasets, nn
+
+    X, y = datasets.make_spirals(30, n_classes=3, seed=0)  # noqa: N806
+    model = nn.MLP(2, [8, 3], seed=0)
+    axes = viz.plot_decision_boundary(model, X, y, grid=10).axes[0]
+    points = next(c for c in axes.collections if c.get_offsets().shape == (30, 2))
+    assert [to_hex(c) for c in points.get_facecolors()] == [viz.CLASS_COLOURS[k] for k in y]
+    regions = [to_hex(c.get_facecolor()[0]) for c in axes.collections if getattr(c, "filled", 0)]
+    assert regions == list(viz.CLASS_REGION_COLOURS[:3])
+    # the regions are the class colours mixed with white, as the training page mixes them
+    assert viz.CLASS_REGION_COLOURS[0] == "#" + "".join(
+        f"{round(255 - 0.35 * (255 - c)):02x}" for c in (0x43, 0x93, 0xC3)
+    )
+    # -1/+1 labels are the classes 0 and 1: the same two colours as 0/1
+    X2, y2 = [[0.0, 0.0], [1.0, 1.0]], [-1, 1]  # noqa: N806
+    axes = viz.plot_decision_boundary(nn.MLP(2, [2, 1], seed=0), X2, y2, grid=4).axes[0]
+    points = next(c for c in axes.collections if c.get_offsets().shape == (2, 2))
+    assert [to_hex(c) for c in points.get_facecolors()] == list(viz.CLASS_COLOURS[:2])
+
+
+def test_class_margins_are_positive_where_the_class_is_predicted() -> None:
+    from tinygrad_edu import nn, training
+
+    points = [[a / 3, b / 3] for a in range(-6, 7) for b in range(-6, 7)]
+    for model in (nn.MLP(2, [4, 1], seed=1), nn.MLP(2, [4, 3], seed=1)):
+        margins = viz.class_margins(model, points)
+        predicted = training.predict(model, points)
+        for i, k in enumerate(predicted):
+            assert margins[k][i] >= 0.0
+            assert all(m[i] <= 0.0 for j, m in enumerate(margins) if j != k)
+
+
+def test_save_decision_boundary_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from tinygrad_edu import nn
+
+    path = viz.save_decision_boundary(
+        nn.MLP(2, [3, 1], seed=0), [[0.0, 0.0], [1.0, 1.0]], [0, 1], tmp_path / "b.png", grid=5
+    )
+    assert path == tmp_path / "b.png" and path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(ValueError, match="grid must be an int >= 2"):
+        viz.plot_decision_boundary(nn.MLP(2, [3, 1], seed=0), [[0.0, 0.0]], [0], grid=1)
+    with pytest.raises(ValueError, match="2-D points"):
+        viz.plot_decision_boundary(nn.MLP(3, [3, 1], seed=0), [[0.0, 0.0, 1.0]], [0])

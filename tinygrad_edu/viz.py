@@ -32,6 +32,15 @@ How to read a picture
   among the Values other than the root (whose gradient is 1 by definition), so the
   strongest colour marks the Value the root is most sensitive to. The role borders stay.
 
+Pictures of data
+----------------
+:func:`plot_decision_boundary` draws a trained classifier over its 2-D data as a
+Matplotlib figure (PNG with :func:`save_decision_boundary`): each region in the pale colour
+of the class predicted there, the boundary as a smooth line (a contour of the model's
+scores, not a grid of blocks), and the points in their class's colour. The colours are
+:data:`CLASS_COLOURS` and :data:`CLASS_REGION_COLOURS`, which the training page uses too,
+so class 0 is blue and class 1 orange in every picture.
+
 Every node carries SVG classes for styling with CSS: ``value`` plus one of ``root``,
 ``parameter``, ``leaf``, ``intermediate``; ``op``; and ``highlighted`` in frames.
 
@@ -71,6 +80,7 @@ e.g. one neuron's output instead of the whole loss.
 from __future__ import annotations
 
 import importlib
+import io
 import math
 import os
 import re
@@ -78,22 +88,59 @@ import textwrap
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import graphviz
 
+from tinygrad_edu import training
 from tinygrad_edu._files import write_atomically
 from tinygrad_edu._render import GraphvizError, render
-from tinygrad_edu.engine import Value, topological_order
+from tinygrad_edu.engine import Value, no_grad, topological_order
+
+if TYPE_CHECKING:
+    import matplotlib.figure
 
 __all__ = [
+    "CLASS_COLOURS",
+    "CLASS_REGION_COLOURS",
     "Drawing",
     "GraphvizError",
     "backward_frames",
+    "boundary_grid",
+    "class_margins",
     "draw_dot",
+    "plot_decision_boundary",
+    "save_decision_boundary",
     "save_frames",
     "save_svg",
     "to_svg",
 ]
+
+#: The colour of class 0, 1, 2, ... in every picture of data: the points of the decision
+#: boundary plots and of the training page. Class 0 is blue, class 1 orange (the two
+#: classes of a binary problem); classes past the tenth reuse the colours from the start.
+CLASS_COLOURS = (
+    "#4393c3",
+    "#e08214",
+    "#5aae61",
+    "#9970ab",
+    "#d6604d",
+    "#878787",
+    "#bf812d",
+    "#35978f",
+    "#de77ae",
+    "#8c510a",
+)
+
+
+def _paler(colour: str, strength: float = 0.35) -> str:
+    """``colour`` ("#rrggbb") mixed with white: ``strength`` of it, the rest white."""
+    channels = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(255 - strength * (255 - c)):02x}" for c in channels)
+
+
+#: The regions of a decision boundary: each class's colour, paler, behind its points.
+CLASS_REGION_COLOURS = tuple(_paler(colour) for colour in CLASS_COLOURS)
 
 _RANKDIRS = ("LR", "RL", "TB", "BT")
 _LINE_WIDTH = 40  # characters per label line before it wraps
@@ -624,6 +671,127 @@ def _wrap(line: str) -> list[str]:
         drop_whitespace=False,
         break_on_hyphens=False,
     ) or [""]
+
+
+# --------------------------------------------------------------------------- pictures of data
+
+
+def boundary_grid(
+    X: Sequence[Sequence[float]],  # noqa: N803
+    size: int,
+    margin: float = 0.5,
+) -> tuple[list[float], list[float], list[list[float]]]:
+    """A ``size`` × ``size`` grid over 2-D data, ``margin`` beyond it on every side.
+
+    Returns the x coordinates, the y coordinates and the grid's points row by row
+    (y outer, from the bottom row up), the order in which the decision boundary is drawn.
+    """
+    axes = []
+    for column in (0, 1):
+        low = min(float(x[column]) for x in X) - margin
+        high = max(float(x[column]) for x in X) + margin
+        axes.append([low + (high - low) * i / (size - 1) for i in range(size)])
+    xs, ys = axes
+    return xs, ys, [[a, b] for b in ys for a in xs]
+
+
+@no_grad()
+def class_margins(model: object, points: Sequence[Sequence[float]]) -> list[list[float]]:
+    """For each class k, how far each point is inside the region where ``model``
+    predicts k: a positive number there, negative elsewhere, 0 on the boundary.
+
+    A model with one output (a score ``s``; class 1 where ``s > 0``) has two classes,
+    with margins ``-s`` and ``s``. A model with several outputs (logits) has one class
+    per output; the margin of class k is its logit minus the largest other one. The
+    margins change smoothly from point to point, so a contour at 0 draws the boundary
+    as a smooth line where the predicted classes alone would give a staircase.
+    """
+    outputs = [model(point) for point in points]  # type: ignore[operator]
+    if isinstance(outputs[0], Value):
+        scores = [out.data for out in outputs]
+        return [[-s for s in scores], scores]
+    logits = [[v.data for v in out] for out in outputs]
+    margins = []
+    for k in range(len(logits[0])):
+        margins.append([row[k] - max(row[:k] + row[k + 1 :]) for row in logits])
+    return margins
+
+
+def plot_decision_boundary(
+    model: object,
+    X: Sequence[Sequence[float]],  # noqa: N803
+    y: Sequence[int],
+    *,
+    title: str | None = None,
+    grid: int = 60,
+) -> matplotlib.figure.Figure:
+    """A Matplotlib figure of ``model``'s decision boundary over 2-D data ``(X, y)``.
+
+    The model is evaluated on a ``grid`` × ``grid`` lattice over the data; each region
+    is filled with the pale colour of its class (:data:`CLASS_REGION_COLOURS`) and
+    outlined by a contour of :func:`class_margins`, drawn smooth between the lattice
+    points; the data points are in their class's colour (:data:`CLASS_COLOURS`).
+    Binary labels may be 0/1 or -1/+1 (-1 is drawn as class 0). Needs Matplotlib
+    (``pip install "tinygrad-edu[plot]"``): an ImportError says so. Show the figure in
+    a notebook by leaving it as a cell's result, or save it with
+    :func:`save_decision_boundary`.
+    """
+    try:
+        # Figure without pyplot: no global backend to switch, no window; PNG via Agg.
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            'plot_decision_boundary: needs matplotlib; install it with `pip install "tinygrad-edu'
+            '[plot]"` (or `pip install matplotlib`)'
+        ) from None
+    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2:
+        raise ValueError(f"plot_decision_boundary: grid must be an int >= 2, got {grid!r}")
+    if len(X) == 0 or len(X) != len(y) or any(len(x) != 2 for x in X):
+        raise ValueError(
+            "plot_decision_boundary: X must be a non-empty list of 2-D points with one label "
+            f"each, got {len(X)} points and {len(y)} labels"
+        )
+    xs, ys, points = boundary_grid(X, grid)
+    margins = class_margins(model, points)
+    with no_grad():
+        first_output = model(X[0])  # type: ignore[operator]
+    several = "a model for several classes has one output per class"
+    classes = training._classes("plot_decision_boundary", first_output, y, several)
+
+    figure = Figure(figsize=(5, 5), layout="constrained")
+    axes = figure.add_subplot()
+    for k, margin in enumerate(margins):
+        rows = [margin[r * grid : (r + 1) * grid] for r in range(grid)]
+        region = CLASS_REGION_COLOURS[k % len(CLASS_REGION_COLOURS)]
+        axes.contourf(xs, ys, rows, levels=[0.0, math.inf], colors=[region])
+        axes.contour(xs, ys, rows, levels=[0.0], colors=["#444444"], linewidths=1.0)
+    colours = [CLASS_COLOURS[k % len(CLASS_COLOURS)] for k in classes]
+    axes.scatter(
+        [x[0] for x in X], [x[1] for x in X], c=colours, s=18, edgecolors="black", linewidths=0.5
+    )
+    axes.set_xlim(xs[0], xs[-1])
+    axes.set_ylim(ys[0], ys[-1])
+    axes.set_xlabel("x0")
+    axes.set_ylabel("x1")
+    if title is not None:
+        axes.set_title(title)
+    return figure
+
+
+def save_decision_boundary(
+    model: object,
+    X: Sequence[Sequence[float]],  # noqa: N803
+    y: Sequence[int],
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    grid: int = 60,
+) -> Path:
+    """Write :func:`plot_decision_boundary` as a PNG to ``path`` (all at once); return it."""
+    path = _as_path("save_decision_boundary", "path", path)
+    png = io.BytesIO()
+    plot_decision_boundary(model, X, y, title=title, grid=grid).savefig(png, format="png", dpi=100)
+    return write_atomically(path, png.getvalue())
 
 
 # The interactive pages (tinygrad_edu/pages.py) draw with the machinery above, so they sit
