@@ -326,7 +326,7 @@ def test_each_printed_figure_is_what_its_line_says(
     for (_, loss, accuracy), expected_loss, expected_accuracy in zip(
         printed, history["loss"], history["accuracy"]
     ):
-        assert float(loss) == float(f"{expected_loss:.4g}")
+        assert loss == f"{expected_loss:.4f}"  # losses with 4 decimals, as everywhere
         assert accuracy == f"{expected_accuracy * 100:.1f}"
     after = training.accuracy(model, X, y)
     assert f"final accuracy (after step 5's update): {after:.1%}" in stdout
@@ -388,7 +388,7 @@ def test_evaluate_a_file_written_by_nn_save(
         (None, "cannot read"),
         ("{", "not valid JSON"),
         ('{"model": {}, "state_dict": {}}', "is not a saved model"),
-        ("spirals", "binary labels must be 0/1 or -1/+1, got 2"),
+        ("spirals", "y holds 3 classes (0, 1, 2), but a model with one output separates two"),
         ("three inputs", "expected 3 inputs, got 2"),
     ],
 )
