@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tinygrad_edu import Value, datasets, nn, topological_order, training, viz
+from tinygrad_edu import Value, datasets, nn, no_grad, topological_order, training, viz
 from tinygrad_edu.cli import main
 
 NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
@@ -376,7 +376,10 @@ def test_snapshots_hold_the_weights_and_accuracy_fit_measured(recorded) -> None:
     assert last["accuracy"] == training.accuracy(recorder.model, recorder.X, recorder.y)
     first_layer = [[*n.w, n.b] for n in recorder.model.layers[0].neurons]
     assert last["weights"][0] == [[pytest.approx(v.data, rel=1e-3) for v in r] for r in first_layer]
-    assert len(last["classes"]) == 12 * 12
+    assert len(last["outputs"]) == 12 * 12  # one score per grid point
+    with no_grad():
+        scores = [recorder.model(p).data for p in recorder.grid[2]]
+    assert last["outputs"] == [pytest.approx(v, rel=1e-3, abs=1e-12) for v in scores]
 
 
 def test_the_training_slider_moves_the_plots(open_page, recorded, tmp_path: Path) -> None:
@@ -396,8 +399,9 @@ def test_the_training_slider_moves_the_plots(open_page, recorded, tmp_path: Path
         expected = history["accuracy"][step] if step < 23 else snapshots[k]["accuracy"]
         assert accuracy == pytest.approx(100 * expected, abs=0.05)
         if step:  # numbered as fit and the command line number it: step k's loss
-            loss = float(re.search(rf"loss at step {step} ({NUMBER})", status)[1])
-            assert loss == pytest.approx(history["loss"][step - 1], rel=1e-3)
+            loss = re.search(rf"loss at step {step} ({NUMBER})", status)[1]
+            assert loss == training.format_loss(history["loss"][step - 1])  # 4 decimals
+            assert re.fullmatch(r"\d+\.\d{4}", loss)
         for curve in ("#loss", "#accuracy"):
             points = opened.page.get_attribute(f"{curve} polyline", "points")
             assert len(points.split()) == step  # the curve reaches this step, no further
@@ -410,13 +414,84 @@ def test_the_training_slider_moves_the_plots(open_page, recorded, tmp_path: Path
     assert opened.page.locator("canvas.heatmap").count() == 3
 
 
+def _linear_recorder(labels: list[int]) -> viz.TrainingRecorder:
+    """A recorder of the score 1.0 x0 - 2.0 x1 + 0.3 (a linear neuron) on a coarse grid."""
+    neuron = nn.Neuron(2, activation="linear", seed=0)
+    neuron.w[0].data, neuron.w[1].data, neuron.b.data = 1.0, -2.0, 0.3
+    X = [[-1.0, -1.0], [1.0, 1.0], [2.0, -1.0], [-2.0, 1.0]]  # noqa: N806
+    return viz.TrainingRecorder(neuron, X, labels, grid=6)
+
+
+def _canvas_pixels(opened: Opened) -> tuple[int, list[int]]:
+    return opened.page.eval_on_selector(
+        "#boundary",
+        "c => [c.width, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]",
+    )
+
+
+def test_the_boundary_is_drawn_smooth_where_the_model_puts_it(open_page, tmp_path) -> None:
+    recorder = _linear_recorder([1, 0, 1, 0])
+    opened = open_page(viz.training_page(recorder).save_html(tmp_path / "line.html"))
+    side, pixels = _canvas_pixels(opened)
+    xs, ys, _ = recorder.grid
+    regions = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)): k
+               for k, c in enumerate(viz.CLASS_REGION_COLOURS[:2])}  # fmt: skip
+    wrong, near_the_line, counted = 0, 0, 0
+    for py in range(0, side, 3):
+        for px in range(0, side, 3):
+            rgb = tuple(pixels[4 * (py * side + px) : 4 * (py * side + px) + 3])
+            x0 = xs[0] + (px + 0.5) / side * (xs[-1] - xs[0])
+            x1 = ys[-1] - (py + 0.5) / side * (ys[-1] - ys[0])
+            score = 1.0 * x0 - 2.0 * x1 + 0.3
+            pixel = 2.3 * (xs[-1] - xs[0]) / side  # |grad score| = sqrt(5) per unit: ~1 px
+            if abs(score) < 2 * pixel:
+                near_the_line += 1  # the boundary line itself is drawn here
+                continue
+            if rgb in regions:  # not under a data point
+                counted += 1
+                wrong += regions[rgb] != int(score > 0)
+    # A 6 x 6 grid of blocks would put about a fifth of the picture in the wrong class;
+    # interpolating the scores puts the boundary on the model's own line.
+    assert counted > 1000 and near_the_line > 0 and wrong == 0
+
+
+def test_the_training_page_uses_the_width_of_the_window(open_page, tmp_path) -> None:
+    recorder = _linear_recorder([1, 0, 1, 0])
+    path = viz.training_page(recorder).save_html(tmp_path / "wide.html")
+    opened = open_page(path)
+    widths = {}
+    for window in (1400, 700):
+        opened.page.set_viewport_size({"width": window, "height": 800})
+        opened.page.wait_for_function(
+            f"document.getElementById('boundary').width !== {widths.get(1400, [0])[0]}"
+        )
+        loss = opened.page.eval_on_selector("#loss line", "l => Number(l.getAttribute('x2'))")
+        widths[window] = (_canvas_pixels(opened)[0], loss)
+    wide, narrow = widths[1400], widths[700]
+    assert wide[0] > narrow[0] >= 250 and wide[0] >= 500  # the boundary fills its space
+    assert wide[1] > 2 * 300 and narrow[1] < wide[1]  # so do the curves, redrawn
+    assert opened.page.evaluate("document.documentElement.scrollWidth") <= 700  # no overflow
+
+
+def test_the_points_are_in_the_class_colours_of_every_picture(open_page, tmp_path) -> None:
+    recorder = _linear_recorder([-1, 1, -1, 1])  # -1/+1 labels: the classes 0 and 1
+    opened = open_page(viz.training_page(recorder).save_html(tmp_path / "colours.html"))
+    side, pixels = _canvas_pixels(opened)
+    xs, ys, _ = recorder.grid
+    for (x0, x1), label in zip(recorder.X, [-1, 1, -1, 1]):
+        px = round((x0 - xs[0]) / (xs[-1] - xs[0]) * side)
+        py = round((ys[-1] - x1) / (ys[-1] - ys[0]) * side)
+        rgb = pixels[4 * (py * side + px) : 4 * (py * side + px) + 3]
+        assert "#" + "".join(f"{c:02x}" for c in rgb) == viz.CLASS_COLOURS[int(label == 1)]
+
+
 def test_a_training_page_of_100_snapshots_is_under_5_mb() -> None:
     X, y = datasets.make_moons(100, noise=0.1, seed=0)  # noqa: N806
     model = nn.MLP(2, [16, 16, 1], seed=0)
     recorder = viz.TrainingRecorder(model, X, y, every=1, grid=4)  # a small grid: fast
     training.fit(model, X, y, steps=99, progress=False, callback=recorder)
-    # The default 20 x 20 grid adds 396 characters per snapshot to this page.
-    size = len(viz.training_page(recorder).html.encode("utf-8")) + 100 * (400 - 16)
+    # The default 20 x 20 grid adds 384 scores of at most 11 characters per snapshot.
+    size = len(viz.training_page(recorder).html.encode("utf-8")) + 100 * (400 - 16) * 11
     assert len(recorder.snapshots) == 100
     assert size < 5_000_000
     with pytest.raises(ValueError, match=r"100 snapshots, more than max_snapshots=50.*every="):

@@ -44,16 +44,20 @@ import os
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from tinygrad_edu import training
 from tinygrad_edu._files import write_atomically
-from tinygrad_edu.engine import Value
+from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.viz import (
+    CLASS_COLOURS,
+    CLASS_REGION_COLOURS,
     _as_path,
     _checked_order,
     _number,
     _parameter_names,
     _Picture,
+    boundary_grid,
     to_svg,
 )
 
@@ -259,8 +263,10 @@ class TrainingRecorder:
 
     It records the loss and accuracy of every step, and every ``every`` steps (and
     before the first) a snapshot: the weights of each layer, the accuracy on ``(X, y)``
-    and, for 2-D data, the class the model predicts on a ``grid`` × ``grid`` lattice
-    over the data (the decision boundary)::
+    and, for 2-D data, the model's outputs on a ``grid`` × ``grid`` lattice over the data
+    (``"outputs"``: each point's score, or its logits, one after the other), from which
+    the page draws the decision boundary, interpolating between the lattice points so
+    that it is a smooth line, not a staircase of blocks::
 
         recorder = viz.TrainingRecorder(model, X, y, every=5)
         fit(model, X, y, steps=100, callback=recorder)
@@ -294,6 +300,11 @@ class TrainingRecorder:
         self.layers = _weight_layers(model)
         self.X = [[v.data if isinstance(v, Value) else float(v) for v in x] for x in X]
         self.y = [int(label) for label in y]
+        with no_grad():
+            first_output = model(self.X[0])  # type: ignore[operator]
+        several = "a model for several classes has one output per class"
+        #: The class of each label, 0 to k-1, as the page colours it (-1/+1 labels: 0 and 1).
+        self.classes = training._classes("TrainingRecorder", first_output, self.y, several)
         self.every = every
         self.grid = _grid_points(self.X, grid) if len(self.X[0]) == 2 else None
         self.losses: list[float] = []
@@ -324,9 +335,7 @@ class TrainingRecorder:
                 ],
             }
             if self.grid is not None:
-                predicted = training.predict(self.model, self.grid[2])
-                # One digit per grid point; classes past 9 share the tenth colour.
-                snapshot["classes"] = "".join(str(min(c, 9)) for c in predicted)
+                snapshot["outputs"] = _outputs(self.model, self.grid[2])
         except ArithmeticError as error:
             raise type(error)(
                 f"TrainingRecorder: cannot evaluate the model after step {step}: {error}. "
@@ -409,18 +418,44 @@ def training_page(
             "such a page is large and slow to open. Record fewer (a larger "
             f"TrainingRecorder(every=...)) or pass max_snapshots=None (or {count})"
         )
+    total = max(steps or 0, len(recorder.losses), 1)
     data = {
         "losses": [_rounded(v) for v in recorder.losses],
         "accuracies": recorder.accuracies,
-        "steps": max(steps or 0, len(recorder.losses), 1),
+        "steps": total,
         "layers": [name for name, _ in recorder.layers],
         "snapshots": recorder.snapshots,
+        "status": [_status(snapshot, total, recorder.losses) for snapshot in recorder.snapshots],
         "points": [[_rounded(v) for v in x] for x in recorder.X] if recorder.grid else [],
-        "labels": recorder.y,
+        "labels": recorder.classes,
         "grid": recorder.grid[:2] if recorder.grid else None,
+        "colours": CLASS_COLOURS,
+        "regions": CLASS_REGION_COLOURS,
     }
     title = "training"
-    return Page(_document("training", title, data), 800, title)
+    return Page(_document("training", title, data), 960, title)
+
+
+def _status(snapshot: dict[str, Any], steps: int, losses: list[float]) -> str:
+    """The line above a snapshot's pictures, its numbers printed as the command line does."""
+    step, accuracy = snapshot["step"], snapshot["accuracy"]
+    text = f"after {step} of {steps} steps: accuracy {training.format_accuracy(accuracy)}"
+    if step == 0:
+        return text + " (before training)"
+    # Steps count from 1, as fit and the command line number them: losses[step - 1] is
+    # the loss of that step, measured before its update.
+    return text + f", loss at step {step} {training.format_loss(losses[step - 1])}"
+
+
+@no_grad()
+def _outputs(model: object, points: list[list[float]]) -> list[float]:
+    """The model's outputs at ``points``, one after the other: a score per point, or its
+    logits (to 4 significant digits: all the picture can show)."""
+    flat: list[float] = []
+    for point in points:
+        out = model(point)  # type: ignore[operator]
+        flat += [_rounded(out.data)] if isinstance(out, Value) else [_rounded(v.data) for v in out]
+    return flat
 
 
 def _weight_layers(model: object) -> list[tuple[str, list[list[Value]]]]:
@@ -446,15 +481,10 @@ def _grid_points(
     X: list[list[float]],  # noqa: N803
     size: int,
 ) -> tuple[list[float], list[float], list[list[float]]]:
-    """The x and y coordinates of a ``size`` × ``size`` grid over the data with a margin,
-    and its points row by row (y outer), as the decision boundary is drawn."""
-    margin = 0.5
-    axes = []
-    for column in (0, 1):
-        low = min(x[column] for x in X) - margin
-        high = max(x[column] for x in X) + margin
-        axes.append([_rounded(low + (high - low) * i / (size - 1)) for i in range(size)])
-    xs, ys = axes
+    """:func:`~tinygrad_edu.viz.boundary_grid` with its coordinates to 4 significant digits,
+    the numbers the page holds, so that the model is evaluated where the page draws."""
+    xs, ys, _ = boundary_grid(X, size)
+    xs, ys = [_rounded(x) for x in xs], [_rounded(y) for y in ys]
     return xs, ys, [[a, b] for b in ys for a in xs]
 
 

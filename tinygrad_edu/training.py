@@ -41,7 +41,15 @@ from tinygrad_edu.optim import Adam, Optimizer
 from tinygrad_edu.program import BACKENDS
 from tinygrad_edu.program import compile as compile_program
 
-__all__ = ["DIVERGENCE_FACTOR", "LOSSES", "accuracy", "fit", "predict"]
+__all__ = [
+    "DIVERGENCE_FACTOR",
+    "LOSSES",
+    "accuracy",
+    "fit",
+    "format_accuracy",
+    "format_loss",
+    "predict",
+]
 
 Output = Value | list[Value]
 LossFunction = Callable[[list[Output], Sequence], Value]
@@ -60,6 +68,18 @@ LOSSES: dict[str, LossFunction] = {
     "cross_entropy": losses.cross_entropy,
     "mse": _mse,
 }
+
+
+def format_loss(loss: float) -> str:
+    """A loss as every report of training prints it: 4 decimals, ``0.3000`` (fit's
+    progress bar, the command line, the training page), so that numbers side by side
+    line up and read alike (never ``0.3`` next to ``0.3222``)."""
+    return f"{loss:.4f}"
+
+
+def format_accuracy(accuracy: float) -> str:
+    """An accuracy (a fraction) as every report of training prints it: ``95.0%``."""
+    return f"{accuracy:.1%}"
 
 
 def _predicted_class(output: Output) -> int:
@@ -332,7 +352,9 @@ def fit(
         if not warned:
             lr = getattr(optimizer, "lr", None)
             warned = _warn_if_diverging(step, step_loss, history["loss"][0], lr)
-        bar.set_postfix(loss=f"{step_loss:.4f}", accuracy=f"{step_accuracy:.1%}", refresh=False)
+        bar.set_postfix(
+            loss=format_loss(step_loss), accuracy=format_accuracy(step_accuracy), refresh=False
+        )
         if callback is not None:
             callback(step, step_loss, step_accuracy)
     bar.close()

@@ -1,7 +1,7 @@
-const COLOURS = ["#4393c3", "#e08214", "#5aae61", "#9970ab", "#d6604d", "#878787", "#bf812d", "#35978f", "#de77ae", "#8c510a"];
-// The regions in the class colours mixed with white, opaque, so a redraw covers the last one.
-const PALE = COLOURS.map((colour) => "#" + [1, 3, 5].map((i) =>
-  Math.round(255 - 0.35 * (255 - parseInt(colour.slice(i, i + 2), 16))).toString(16).padStart(2, "0")).join(""));
+// The class colours come from Python (viz.CLASS_COLOURS), as in every picture of data.
+const COLOURS = DATA.colours;
+const REGIONS = DATA.regions.map((colour) => [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16)));
+const EDGE = [68, 68, 68];  // the boundary line, as on the PNG plots
 const snapshots = DATA.snapshots;
 const SVG = "http://www.w3.org/2000/svg";
 function svgElement(parent, name, attributes) {
@@ -10,38 +10,72 @@ function svgElement(parent, name, attributes) {
   parent.appendChild(element);
   return element;
 }
+// A curve is drawn again whole each time, for the width its box has now: the pictures
+// follow the width of the window.
 function curve(svg, values, low, high) {
-  const width = svg.width.baseVal.value, height = svg.height.baseVal.value, pad = 24;
-  svgElement(svg, "line", { x1: pad, y1: height - pad, x2: width - 4, y2: height - pad, stroke: "#999" });
-  svgElement(svg, "line", { x1: pad, y1: 4, x2: pad, y2: height - pad, stroke: "#999" });
-  const top = svgElement(svg, "text", { x: 2, y: 12 }); top.textContent = high.toPrecision(2);
-  const bottom = svgElement(svg, "text", { x: 2, y: height - pad }); bottom.textContent = low.toPrecision(2);
-  const end = svgElement(svg, "text", { x: width - 4, y: height - 8, "text-anchor": "end" }); end.textContent = "step " + DATA.steps;
-  const x = (i) => pad + (width - pad - 6) * i / Math.max(1, DATA.steps - 1);
-  const y = (v) => height - pad - (height - pad - 6) * (v - low) / ((high - low) || 1);
-  const line = svgElement(svg, "polyline", { fill: "none", stroke: "#b2182b", "stroke-width": 1.5 });
   return (k) => {
-    line.setAttribute("points", values.slice(0, k).map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1)).join(" "));
+    svg.replaceChildren();
+    const width = svg.getBoundingClientRect().width, height = svg.height.baseVal.value, pad = 24;
+    svgElement(svg, "line", { x1: pad, y1: height - pad, x2: width - 4, y2: height - pad, stroke: "#999" });
+    svgElement(svg, "line", { x1: pad, y1: 4, x2: pad, y2: height - pad, stroke: "#999" });
+    const top = svgElement(svg, "text", { x: 2, y: 12 }); top.textContent = high.toPrecision(2);
+    const bottom = svgElement(svg, "text", { x: 2, y: height - pad }); bottom.textContent = low.toPrecision(2);
+    const end = svgElement(svg, "text", { x: width - 4, y: height - 8, "text-anchor": "end" }); end.textContent = "step " + DATA.steps;
+    const x = (i) => pad + (width - pad - 6) * i / Math.max(1, DATA.steps - 1);
+    const y = (v) => height - pad - (height - pad - 6) * (v - low) / ((high - low) || 1);
+    svgElement(svg, "polyline", {
+      fill: "none", stroke: "#b2182b", "stroke-width": 1.5,
+      points: values.slice(0, k).map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1)).join(" "),
+    });
   };
 }
 const lossCurve = curve(document.getElementById("loss"), DATA.losses, 0, Math.max(...DATA.losses, 1e-12));
 const accuracyCurve = curve(document.getElementById("accuracy"), DATA.accuracies, 0, 1);
 
-function drawBoundary(snapshot) {
-  const canvas = document.getElementById("boundary"), context = canvas.getContext("2d");
-  const [xs, ys] = DATA.grid, size = xs.length;
-  const cell = canvas.width / size;
-  for (let row = 0; row < size; row++) {
-    for (let column = 0; column < size; column++) {
-      context.fillStyle = PALE[Number(snapshot.classes[row * size + column])];
-      context.fillRect(column * cell, canvas.height - (row + 1) * cell, cell + 0.5, cell + 0.5);
+// The class at every pixel, from the model's outputs on the grid interpolated between the
+// grid points (bilinearly), so that the boundary is a smooth line and not a staircase of blocks.
+function pixelClasses(outputs, side) {
+  const [xs] = DATA.grid, size = xs.length, k = outputs.length / (size * size);
+  const classes = new Uint8Array(side * side), value = new Float64Array(k);
+  const at = (row, column, j) => outputs[(row * size + column) * k + j];
+  for (let py = 0; py < side; py++) {
+    const v = (side - 0.5 - py) / side * (size - 1);  // grid rows run from the bottom up
+    const row = Math.min(Math.floor(v), size - 2), fy = v - row;
+    for (let px = 0; px < side; px++) {
+      const u = (px + 0.5) / side * (size - 1);
+      const column = Math.min(Math.floor(u), size - 2), fx = u - column;
+      for (let j = 0; j < k; j++) {
+        value[j] = (1 - fy) * ((1 - fx) * at(row, column, j) + fx * at(row, column + 1, j)) +
+          fy * ((1 - fx) * at(row + 1, column, j) + fx * at(row + 1, column + 1, j));
+      }
+      let best = 0;
+      if (k === 1) best = value[0] > 0 ? 1 : 0;  // one score: class 1 where it is > 0, as predict()
+      else for (let j = 1; j < k; j++) if (value[j] > value[best]) best = j;
+      classes[py * side + px] = best;
     }
   }
-  const px = (v) => (v - xs[0]) / (xs[size - 1] - xs[0]) * (canvas.width - cell) + cell / 2;
-  const py = (v) => canvas.height - ((v - ys[0]) / (ys[size - 1] - ys[0]) * (canvas.height - cell) + cell / 2);
+  return classes;
+}
+
+function drawBoundary(snapshot) {
+  const canvas = document.getElementById("boundary");
+  const side = Math.max(100, Math.round(canvas.getBoundingClientRect().width));
+  if (canvas.width !== side) { canvas.width = side; canvas.height = side; }
+  const context = canvas.getContext("2d"), image = context.createImageData(side, side);
+  const classes = pixelClasses(snapshot.outputs, side);
+  for (let p = 0; p < side * side; p++) {
+    const c = classes[p], right = p % side < side - 1 ? classes[p + 1] : c;
+    const below = p + side < side * side ? classes[p + side] : c;
+    const [red, green, blue] = c !== right || c !== below ? EDGE : REGIONS[c % REGIONS.length];
+    image.data.set([red, green, blue, 255], 4 * p);
+  }
+  context.putImageData(image, 0, 0);
+  const [xs, ys] = DATA.grid, last = xs.length - 1;
+  const px = (v) => (v - xs[0]) / (xs[last] - xs[0]) * side;
+  const py = (v) => side - (v - ys[0]) / (ys[last] - ys[0]) * side;
   DATA.points.forEach(([a, b], i) => {
     context.beginPath();
-    context.arc(px(a), py(b), 3.5, 0, 2 * Math.PI);
+    context.arc(px(a), py(b), 4, 0, 2 * Math.PI);
     context.fillStyle = COLOURS[DATA.labels[i] % COLOURS.length];
     context.fill();
     context.strokeStyle = "black";
@@ -78,18 +112,17 @@ const heatmaps = DATA.layers.map((name, layer) => {
 });
 
 if (!DATA.grid) document.getElementById("boundary-figure").remove();
+let shown = 0;
 function show(k) {
+  shown = k;
   const snapshot = snapshots[k];
   lossCurve(snapshot.step);
   accuracyCurve(snapshot.step);
   if (DATA.grid) drawBoundary(snapshot);
   heatmaps.forEach((draw) => draw(snapshot));
-  // Steps count from 1, as fit and the command line number them: DATA.losses[step - 1] is the
-  // loss of that step, measured before its update.
-  const step = snapshot.step;
-  document.getElementById("status").textContent = "after " + step + " of " + DATA.steps +
-    " steps: accuracy " + (100 * snapshot.accuracy).toFixed(1) + "%" +
-    (step > 0 ? ", loss at step " + step + " " + DATA.losses[step - 1].toPrecision(4) : " (before training)");
+  // Written in Python, with the numbers printed as on the command line (loss 0.3000).
+  document.getElementById("status").textContent = DATA.status[k];
 }
+window.addEventListener("resize", () => show(shown));
 // It opens on the latest snapshot (what a live view must show); play starts from the first.
 player(snapshots.length, show, (k) => "snapshot " + (k + 1) + " of " + snapshots.length, snapshots.length - 1);
