@@ -12,14 +12,15 @@ let worker = null;
 let running = false;
 
 function startWorker() {
-  const opened = performance.now();
+  const started = performance.now();
   worker = new Worker("worker.js", { type: "module" });
   status.textContent = "Loading Python and tinygrad_edu…";
   run.disabled = true;
   worker.onmessage = ({ data }) => {
     if (data.kind === "ready") {
-      status.textContent = "Ready: Python started in " + ((performance.now() - opened) / 1000).toFixed(1) + " s.";
-      status.dataset.seconds = data.seconds;
+      // performance.now() counts from the moment the page was opened
+      status.dataset.ready = (performance.now() / 1000).toFixed(2);
+      status.textContent = "Ready: Python started in " + ((performance.now() - started) / 1000).toFixed(1) + " s.";
       run.disabled = running;
     } else if (data.kind === "stdout" || data.kind === "stderr") {
       print(data.text + "\n", data.kind);
@@ -32,6 +33,7 @@ function startWorker() {
     } else if (data.kind === "update") {
       const shown = displays.querySelector('[data-id="' + data.id + '"]');
       if (shown) update(shown, data.html);
+      if (shown) shown.dataset.updates = Number(shown.dataset.updates || 0) + 1;
     } else if (data.kind === "done") {
       if (data.error) print(data.error, "stderr");
       finish(data.error ? "Failed." : "Done.");

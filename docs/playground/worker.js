@@ -2,7 +2,7 @@
 // redraws pictures) while a program runs, and "Stop" can end it.
 //
 // The page sends {code}; the worker answers with messages the page shows:
-//   {kind: "ready", seconds}                  Python and tinygrad_edu are loaded
+//   {kind: "ready"}                           Python and tinygrad_edu are loaded
 //   {kind: "stdout" | "stderr", text}         a line printed
 //   {kind: "display" | "update", id, html}    display(value), or handle.update(value)
 //   {kind: "done", error}                     the program ended (error: its traceback, or null)
@@ -14,7 +14,6 @@ const here = (path) => new URL(path, import.meta.url).href;
 const send = (message) => postMessage(message);
 
 async function start() {
-  const started = performance.now();
   const [pyodide, viz] = await Promise.all([
     loadPyodide({ indexURL: here("pyodide/") }),
     instance(),
@@ -35,23 +34,32 @@ import notebook_display, tinygrad_edu, tqdm
 notebook_display.install()
 tqdm.tqdm.monitor_interval = 0  # tqdm's monitor is a thread, and Pyodide has none
 `);
-  send({ kind: "ready", seconds: (performance.now() - started) / 1000 });
+  send({ kind: "ready" });
   return pyodide;
 }
 
 const ready = start();
-ready.catch((error) => send({ kind: "done", error: "Python did not start: " + error }));
+ready.catch((error) => send({ kind: "stderr", text: "Python did not start: " + error }));
 
 onmessage = async ({ data }) => {
-  const pyodide = await ready;
-  const globals = pyodide.globals.get("dict")(); // each run starts from a clean namespace
   let error = null;
   try {
-    await pyodide.runPythonAsync(data.code, { globals, filename: "<playground>" });
+    const pyodide = await ready;
+    const globals = pyodide.globals.get("dict")(); // each run starts from a clean namespace
+    try {
+      await pyodide.runPythonAsync(data.code, { globals, filename: "<playground>" });
+    } finally {
+      globals.destroy();
+    }
   } catch (exception) {
-    error = exception.message;
-  } finally {
-    globals.destroy();
+    error = fromPlayground(exception.message);
   }
   send({ kind: "done", error });
 };
+
+// A traceback from the program's first line on: Pyodide's own frames above it are noise.
+function fromPlayground(traceback) {
+  const lines = traceback.split("\n");
+  const first = lines.findIndex((line) => line.includes('File "<playground>"'));
+  return first > 0 ? [lines[0], ...lines.slice(first)].join("\n") : traceback;
+}
