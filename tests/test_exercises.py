@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -186,6 +187,14 @@ def test_each_notebook_has_every_exercise_as_its_stub_and_check(notebook: str) -
     for exercise in ex.exercises(notebook):
         assert exercise.stub.strip() in code, exercise.id
         assert f'check("{exercise.id}", {exercise.function_name})' in code, exercise.id
+
+
+def test_the_exercises_page_lists_every_exercise_once() -> None:
+    page = (ROOT / "docs" / "exercises.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\|.*\| `(\d\d[a-z]?\.\w+)` \|$", page, re.MULTILINE)
+    assert sorted(listed) == sorted(IDS)
+    for exercise in ALL:
+        assert f"| {exercise.title} | `{exercise.id}` |" in page, exercise.id
 
 
 def test_the_command_line_lists_and_shows(capsys: pytest.CaptureFixture) -> None:
