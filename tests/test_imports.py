@@ -19,10 +19,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_edu"
 LAYERS = [
     ["operators", "grad_mode", "graph", "_files", "_render"],
     ["engine"],
-    ["fused", "interop", "_checks"],
+    ["fused", "interop", "_checks", "integer_inputs"],
     ["functional", "forward", "gradient_check", "program", "program_c", "expression"],
     ["nn", "losses", "optim", "datasets", "exercises"],
-    ["training"],
+    ["training", "step"],
     ["viz"],
     ["pages"],
     ["cli", "__main__", "__init__"],

@@ -360,7 +360,7 @@ def test_gpt_command_trains_samples_and_saves(tmp_path, capsys):
     sampled = captured.out.split("names sampled at temperature 0.5:\n")[1].splitlines()[:3]
     assert all(line.startswith("  ") for line in sampled)
     data = json.loads((out / "model.json").read_text())
-    assert data["kind"] == "GPT" and data["metadata"]["training"] == {"steps": 4}
+    assert data["kind"] == "GPT" and data["metadata"]["training"]["steps"] == 4
     model = nn.load(out / "model.json")
     assert isinstance(model, GPT) and model.state_dict() == data["state_dict"]
     tokenizer = CharTokenizer(data["metadata"]["tokenizer"]["chars"])
@@ -382,7 +382,7 @@ def test_gpt_command_saves_what_it_trained_when_interrupted(tmp_path, capsys, mo
     code = main(["gpt", "--steps", "10", "--out", str(tmp_path), *SMALL])
     assert code == 130
     assert "interrupted after 2 steps" in capsys.readouterr().err
-    assert json.loads((tmp_path / "model.json").read_text())["metadata"]["training"] == {"steps": 2}
+    assert json.loads((tmp_path / "model.json").read_text())["metadata"]["training"]["steps"] == 2
 
 
 @pytest.mark.parametrize(

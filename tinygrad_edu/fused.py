@@ -22,11 +22,14 @@ from functools import reduce
 
 from tinygrad_edu import engine
 from tinygrad_edu.engine import Op, Operand, Value, _node, _number
+from tinygrad_edu.grad_mode import is_tracing
+from tinygrad_edu.integer_inputs import IntegerInput
 from tinygrad_edu.operators import as_float
 
 __all__ = [
     "DOT",
     "LOGSUMEXP",
+    "PICK",
     "SOFTMAX_DOT",
     "SUM",
     "WEIGHTED_SUM",
@@ -34,6 +37,7 @@ __all__ = [
     "logsumexp",
     "matvec",
     "matvecs",
+    "pick",
     "softmax_average",
     "softmax_dot",
     "sum_values",
@@ -421,3 +425,40 @@ def _softmax_average(
         slopes = _average_slopes(weights, data, number, average)
         out.append(_node(average, SOFTMAX_DOT, scores + column, slopes, (number,)))
     return out
+
+
+# --------------------------------------------------------------------------- pick
+
+
+def _pick_forward(*operands: float) -> float:
+    """Operands are x_1..x_n, then the index k (a constant): returns x_k."""
+    *values, index = operands
+    return values[int.__int__(index)]
+
+
+def _pick_derivative(*operands_and_out: float | Value) -> tuple:
+    """d/dx_i = 1 for the one picked, 0 for the others."""
+    *values, index, _ = operands_and_out
+    k = int.__int__(index)
+    return tuple(1.0 if i == k else 0.0 for i in range(len(values)))
+
+
+PICK = Op("pick", _pick_forward, _pick_derivative)
+
+
+def pick(values: Sequence[Value], index: int) -> Value:
+    """``values[index]``: the logit of the target in a cross-entropy, say.
+
+    Eagerly it is just that item, no new node. While a compiled step traces and the
+    index is one of its integer inputs (:mod:`tinygrad_edu.integer_inputs`), it is a
+    node of its own, with the index as a constant, so the program picks by the input
+    on every call: d out / d values[i] is 1 for the one picked, 0 for the others.
+    """
+    if not (isinstance(index, IntegerInput) and is_tracing()):
+        return values[index]
+    if not 0 <= index < len(values):  # recorded as guards: an index out of range retraces
+        raise IndexError(f"pick: index {index!r} is out of range 0..{len(values) - 1}")
+    parents = tuple(values)
+    k = int.__int__(index)
+    data = _data_of_values("pick", parents)
+    return _node(data[k], PICK, parents, _pick_derivative(*data, index, data[k]), (index,))

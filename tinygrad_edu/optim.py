@@ -326,7 +326,8 @@ class Adam(Optimizer):
         grads = [p.grad for p in self.params]  # checked below, through v
         if None not in grads and len(set(self.steps)) == 1:  # the usual case: all in one go
             t = self.steps[0] + 1
-            m, v, new_data = self._update(self.params, grads, self.m, self.v, t)
+            data = [p._data for p in self.params]
+            m, v, new_data = self._update(data, grads, self.m, self.v, t)
             steps = [t] * len(self.params)
         else:  # some have no gradient, or counts that differ: each count on its own
             m, v, steps = list(self.m), list(self.v), list(self.steps)
@@ -337,7 +338,7 @@ class Adam(Optimizer):
                     groups.setdefault(count + 1, []).append(i)
             for t, where in groups.items():
                 results = self._update(
-                    [self.params[i] for i in where],
+                    [self.params[i]._data for i in where],
                     [grads[i] for i in where],
                     [m[i] for i in where],
                     [v[i] for i in where],
@@ -355,23 +356,27 @@ class Adam(Optimizer):
         self.t, self.steps, self.m, self.v = self.t + 1, steps, m, v
 
     def _update(
-        self, params: list[Value], grads: list[float], m: list[float], v: list[float], t: int
+        self, data: list[float], grads: list[float], m: list[float], v: list[float], t: int
     ) -> tuple[list[float], list[float], list[float]]:
-        """The rule of the class docstring for parameters at step ``t``: new m, v and data."""
+        """The rule of the class docstring for parameters at step ``t``: new m, v and data.
+
+        On plain floats (the parameters' numbers ``data``), so that a compiled step
+        (:mod:`tinygrad_edu.step`) runs the very same update on its flat lists.
+        """
         beta1, beta2 = self.beta1, self.beta2
         # The bias corrections folded into the step size and into sqrt(v), as PyTorch does.
         step_size = self.lr / (1.0 - beta1**t)
         v_correction = math.sqrt(1.0 - beta2**t)
         if self.weight_decay:
-            grads = [g + self.weight_decay * p._data for p, g in zip(params, grads)]
+            grads = [g + self.weight_decay * p for p, g in zip(data, grads)]
         # One list per quantity: each line is the formula above, and the loops run fast.
         rest1, rest2 = 1.0 - beta1, 1.0 - beta2  # computed once, not once per parameter
         m = [beta1 * m_i + rest1 * g for m_i, g in zip(m, grads)]
         v = [beta2 * v_i + rest2 * g * g for v_i, g in zip(v, grads)]
         eps, sqrt = self.eps, math.sqrt
         new_data = [
-            p._data - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
-            for p, m_i, v_i in zip(params, m, v)
+            p - step_size * (m_i / (sqrt(v_i) / v_correction + eps))
+            for p, m_i, v_i in zip(data, m, v)
         ]
         return m, v, new_data
 

@@ -87,6 +87,7 @@ _CALLED = {  # functions the generated code calls by these names
     "sigmoid": operators.sigmoid,
     "sin": math.sin,
     "cos": math.cos,
+    "max": max,  # the largest score of a softmax or a log-sum-exp, as those ops take it
 }
 
 
@@ -101,29 +102,47 @@ class TraceMismatchError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- the op rules
-# For each op the program knows by name: its forward expressions (assigned to the output
-# in turn: one, except for a long weighted sum), and the contribution
+# For each op the program knows by name: its forward lines, and the contribution
 # ``local_grad * g`` that the edge to parent ``i`` adds to that parent's adjoint, written
 # exactly as the op table computes it (the same float operations in the same order).
 # ``a`` are the operand expressions (parents, then constants), ``o`` the output's name.
+# A forward line is an expression assigned to ``o`` (a long sum takes several, in
+# turn), or a pair ``(name, expression)`` for a value of the op's own that its later
+# lines and contributions read: a softmax's weights, say, named ``_o_w1, _o_w2, ...``.
 
-Forward = Callable[[list[str], str], list[str]]
+ForwardLine = str | tuple[str, str]
+Forward = Callable[[list[str], str], list[ForwardLine]]
 Contribution = Callable[[list[str], str, int, str], str]
 
-# How many products of a weighted sum go on one line. A longer sum continues on the next
-# line as ``o = o + w * x + ...``: Python adds left to right, so that is the same sum in
-# the same order, bit for bit, and it keeps Python's compiler, which recurses once per
+# How many terms of a sum go on one line. A longer sum continues on the next line as
+# ``o = o + w * x + ...``: Python adds left to right, so that is the same sum in the
+# same order, bit for bit, and it keeps Python's compiler, which recurses once per
 # ``+`` of an expression, from running out of stack on a neuron with thousands of inputs.
 _TERMS_PER_LINE = 16
 
 
-def _weighted_sum_forward(a: list[str], o: str) -> list[str]:
-    n = (len(a) - 1) // 2
-    products = [f"{w} * {x}" for w, x in zip(a[:n], a[n + 1 :])]
-    lines = [" + ".join([a[n], *products[:_TERMS_PER_LINE]])]  # (b + w1 * x1) + w2 * x2 ...
-    for i in range(_TERMS_PER_LINE, n, _TERMS_PER_LINE):
-        lines.append(" + ".join([o, *products[i : i + _TERMS_PER_LINE]]))
+def _chained(terms: list[str], o: str) -> list[str]:
+    """``terms[0] + terms[1] + ...`` added left to right, :data:`_TERMS_PER_LINE` a line."""
+    lines = [" + ".join(terms[:_TERMS_PER_LINE])]
+    for i in range(_TERMS_PER_LINE, len(terms), _TERMS_PER_LINE):
+        lines.append(" + ".join([o, *terms[i : i + _TERMS_PER_LINE]]))
     return lines
+
+
+def _own(o: str, what: str) -> str:
+    """The name of a value of node ``o``'s own: ``_v7_top``, ``_v7_w2`` (no label starts
+    with ``_``, so no value of the graph has such a name)."""
+    return f"_{o}_{what}"
+
+
+def _largest(values: list[str]) -> str:
+    """``max`` of the values, as the op's forward computes it (``max`` of one is itself)."""
+    return f"max({', '.join(values)})" if len(values) > 1 else values[0]
+
+
+def _weighted_sum_forward(a: list[str], o: str) -> list[ForwardLine]:
+    n = (len(a) - 1) // 2
+    return _chained([a[n], *(f"{w} * {x}" for w, x in zip(a[:n], a[n + 1 :]))], o)
 
 
 def _weighted_sum_contribution(a: list[str], o: str, i: int, g: str) -> str:
@@ -131,6 +150,78 @@ def _weighted_sum_contribution(a: list[str], o: str, i: int, g: str) -> str:
     if i == n:
         return g  # d/db = 1.0, and 1.0 * g is g exactly
     return f"{a[i + n + 1] if i < n else a[i - n - 1]} * {g}"  # d/dw_i = x_i, d/dx_i = w_i
+
+
+def _dot_forward(a: list[str], o: str) -> list[ForwardLine]:
+    n = len(a) // 2
+    return _chained([f"{x} * {y}" for x, y in zip(a[:n], a[n:])], o)
+
+
+def _dot_contribution(a: list[str], o: str, i: int, g: str) -> str:
+    n = len(a) // 2
+    return f"{a[i + n] if i < n else a[i - n]} * {g}"  # d/da_i = b_i, d/db_i = a_i
+
+
+def _logsumexp_forward(a: list[str], o: str) -> list[ForwardLine]:
+    """``top = max(a)``, then ``log(e^(a_1 - top) + ...) + top``, as the op computes it."""
+    top, total = _own(o, "top"), _own(o, "sum")
+    terms = [f"exp({x} - {top})" for x in a]
+    sums = [(total, line) for line in _chained(terms, total)]
+    return [(top, _largest(a)), *sums, f"log({total}) + {top}"]
+
+
+def _softmax_dot_forward(a: list[str], o: str) -> list[ForwardLine]:
+    """The weights ``w_i = softmax(scale * s)_i`` (the largest score subtracted first),
+    then ``w_1 v_1 + w_2 v_2 + ...``: the op's own steps, each a line."""
+    n = (len(a) - 1) // 2
+    scores, values, scale = a[:n], a[n : 2 * n], a[2 * n]
+    top, total = _own(o, "top"), _own(o, "sum")
+    exps = [_own(o, f"e{i + 1}") for i in range(n)]
+    lines: list[ForwardLine] = [(top, _largest(scores))]
+    lines += [(e, f"exp(({s} - {top}) * {scale})") for e, s in zip(exps, scores)]
+    lines += [(total, line) for line in _chained(exps, total)]
+    lines += [(_own(o, f"w{i + 1}"), f"{e} / {total}") for i, e in enumerate(exps)]
+    return [*lines, *_chained([f"{_own(o, f'w{i + 1}')} * {v}" for i, v in enumerate(values)], o)]
+
+
+def _softmax_dot_contribution(a: list[str], o: str, i: int, g: str) -> str:
+    """d/ds_i = scale * w_i * (v_i - out), d/dv_i = w_i."""
+    n = (len(a) - 1) // 2
+    if i < n:
+        return f"(({a[2 * n]} * {_own(o, f'w{i + 1}')}) * ({a[n + i]} - {o})) * {g}"
+    return f"{_own(o, f'w{i - n + 1}')} * {g}"
+
+
+def _on_products(weights: list[str], inputs: list[str]) -> list[str]:
+    """``w * h`` for a unit that is on (``h > 0``), else ``-0.0``: adding ``-0.0`` leaves
+    every float as it is (``x + -0.0`` is ``x``, ``0.0`` included), so a sum of these
+    is the sum of the products of the units that are on, in order."""
+    return [f"({w} * {h} if {h} > 0.0 else -0.0)" for w, h in zip(weights, inputs)]
+
+
+def _relu_dot_forward(a: list[str], o: str) -> list[ForwardLine]:
+    """Products of the units that are on, added in order; 0.0 if none is on (the sum of
+    ``-0.0`` terms alone would be ``-0.0``)."""
+    n = len(a) // 2
+    anyone_on = " or ".join(f"{h} > 0.0" for h in a[n:])
+    return [*_chained(_on_products(a[:n], a[n:]), o), f"{o} if {o} or {anyone_on} else 0.0"]
+
+
+def _relu_weighted_sum_forward(a: list[str], o: str) -> list[ForwardLine]:
+    n = (len(a) - 1) // 2
+    return _chained([a[n], *_on_products(a[:n], a[n + 1 :])], o)
+
+
+def _relu_slope(a: list[str], i: int, n: int, bias: int, g: str) -> str:
+    """d/dw_j = h_j and d/dh_j = w_j for a unit that is on, 0.0 for one that is off;
+    d/db = 1 (``bias`` is 1 with a bias, operands w, b, h; 0 without, operands w, h)."""
+    if bias and i == n:
+        return g
+    if i < n:
+        h = a[i + n + bias]
+        return f"({h} if {h} > 0.0 else 0.0) * {g}"
+    h, w = a[i], a[i - n - bias]
+    return f"({w} if {h} > 0.0 else 0.0) * {g}"
 
 
 _RULES: dict[Op, tuple[Forward, Contribution]] = {
@@ -164,15 +255,39 @@ _RULES: dict[Op, tuple[Forward, Contribution]] = {
     engine.SIN: (lambda a, o: [f"sin({a[0]})"], lambda a, o, i, g: f"cos({a[0]}) * {g}"),
     engine.COS: (lambda a, o: [f"cos({a[0]})"], lambda a, o, i, g: f"(-sin({a[0]})) * {g}"),
     fused.WEIGHTED_SUM: (_weighted_sum_forward, _weighted_sum_contribution),
+    fused.DOT: (_dot_forward, _dot_contribution),
+    fused.SUM: (lambda a, o: _chained(a, o), lambda a, o, i, g: g),
+    fused.LOGSUMEXP: (_logsumexp_forward, lambda a, o, i, g: f"exp({a[i]} - {o}) * {g}"),
+    fused.SOFTMAX_DOT: (_softmax_dot_forward, _softmax_dot_contribution),
 }
 
-# Ops whose result can leave the float64 range without raising (x * y, x / tiny, ...);
-# every other known op either raises (exp, log, ...) or stays finite (tanh, relu, ...).
+# The ops of the layers above this module, known by the module and names of their rules
+# (see program_c.rule_key), as this module may not import them.
+_ABOVE: dict[tuple[str | None, ...], tuple[Forward, Contribution]] = {
+    ("tinygrad_edu.nn.layers", "_relu_dot_forward", "_relu_dot_derivative"): (
+        _relu_dot_forward,
+        lambda a, o, i, g: _relu_slope(a, i, len(a) // 2, 0, g),
+    ),
+    ("tinygrad_edu.nn.layers", "_relu_weighted_sum_forward", "_relu_weighted_sum_derivative"): (
+        _relu_weighted_sum_forward,
+        lambda a, o, i, g: _relu_slope(a, i, (len(a) - 1) // 2, 1, g),
+    ),
+}
+
+
+def _rule(op: Op) -> tuple[Forward, Contribution] | None:
+    """How the program writes ``op`` out, or None: then it calls the op's own functions."""
+    return _RULES.get(op) or _ABOVE.get(program_c.rule_key(op))
+
+
+# Ops whose result can leave the float64 range without raising (x * y, x / tiny, ...),
+# and the ops of the layers above (sums of products, too); every other known op either
+# raises (exp, log, ...) or stays finite (tanh, relu, ...).
 # The program adds up these results and the inputs: a sum that is not finite means an
 # operation went out of range, and the eager run then raises the eager error.
 _MAY_OVERFLOW = {
     engine.ADD, engine.SUB, engine.RSUB, engine.MUL, engine.DIV, engine.RDIV,
-    fused.WEIGHTED_SUM,
+    fused.WEIGHTED_SUM, fused.DOT, fused.SUM, fused.LOGSUMEXP, fused.SOFTMAX_DOT,
 }  # fmt: skip
 
 
@@ -297,11 +412,14 @@ def _wengert_list(
         info = nodes[node] = _Node(op, name, operands[: len(node.parents)], node.constants)
         labelled = node.label and node.label != name
         comment = op.name + (f" ({_shown(node.label)})" if labelled else "")
-        rule = _RULES.get(op)
+        rule = _rule(op)
         if rule is not None:
             *first, last = rule[0](operands, name)
-            statements += [_Statement(name, e, f"{comment}, first terms", True) for e in first]
-            statements.append(_Statement(name, last, comment, True, op in _MAY_OVERFLOW, node=info))
+            for line in first:  # a long sum's first terms, the op's own values
+                target, e = line if isinstance(line, tuple) else (name, line)
+                statements.append(_Statement(target, e, f"{comment}, on the way", True))
+            may_overflow = op in _MAY_OVERFLOW or op not in _RULES
+            statements.append(_Statement(name, last, comment, True, may_overflow, node=info))
             continue
         use = (op, 0 if op in _BUILT_IN_OPS else len(node.parents))
         key = keys.setdefault(use, f"_op{len(keys)}")  # the op's own rules, called by name
@@ -328,7 +446,7 @@ def _wengert_list(
             continue
         g, out = adjoint[node], name_of[node]
         operands = [name_of[p] for p in node.parents] + [_literal(c) for c in node.constants]
-        rule = _RULES.get(node._op)
+        rule = _rule(node._op)
         for i, parent in enumerate(node.parents):
             if rule is not None:
                 contribution = rule[1](operands, out, i, g)

@@ -280,19 +280,23 @@ _ABOVE: dict[tuple[str, str, str], _Rule | str] = {
 }
 
 
+def rule_key(op: Op) -> tuple[str | None, ...]:
+    """An op of a layer above by its rules' module and names (``None`` if they differ):
+    ``("tinygrad_edu.nn.layers", "_relu_dot_forward", "_relu_dot_derivative")``."""
+    forward, derivative = op.forward, op.derivative
+    module = getattr(forward, "__module__", None)
+    if getattr(derivative, "__module__", None) != module:
+        return (None,)
+    return (
+        module,
+        getattr(forward, "__qualname__", None),
+        getattr(derivative, "__qualname__", None),
+    )
+
+
 def _rule(op: Op) -> _Rule | str | None:
     """The C rule of ``op`` (a fused op's: the name of its C functions), or None."""
-    found = _RULES.get(op) or _FUSED.get(op)
-    if found is None:
-        forward, derivative = op.forward, op.derivative
-        key = (
-            getattr(forward, "__module__", None),
-            getattr(forward, "__qualname__", None),
-            getattr(derivative, "__qualname__", None),
-        )
-        if getattr(derivative, "__module__", None) == key[0]:
-            found = _ABOVE.get(key)  # type: ignore[arg-type]
-    return found
+    return _RULES.get(op) or _FUSED.get(op) or _ABOVE.get(rule_key(op))  # type: ignore[arg-type]
 
 
 _PREAMBLE = r"""

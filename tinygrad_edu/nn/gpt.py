@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from tinygrad_edu._checks import check_int, check_real, random_generator
 from tinygrad_edu.engine import Value, logsumexp, no_grad, sum_values
+from tinygrad_edu.fused import pick
 from tinygrad_edu.nn.layers import CausalSelfAttention, Embedding, Linear, rms_norm
 from tinygrad_edu.nn.module import Module, named_children, prefixed
 
@@ -155,7 +156,7 @@ class GPT(Module):
 
     def _embed(self, token: int, position: int) -> list[Value]:
         """What the token is and where: ``rms_norm(wte[token] + wpe[position])``."""
-        return rms_norm(_add(self.wte.weight[token], self.wpe.weight[position]))
+        return rms_norm(_add(self.wte(token), self.wpe.weight[position]))
 
     def _logits_at(self, token: int, position: int, caches: list[tuple[list, list]]) -> list[Value]:
         """The next-token logits at ``position``, given the keys and values of earlier ones."""
@@ -217,7 +218,7 @@ class GPT(Module):
             )
         n = min(self.block_size, len(tokens) - 1)
         terms = [
-            logsumexp(logits) - logits[target]
+            logsumexp(logits) - pick(logits, target)
             for logits, target in zip(self._all_logits(tokens[:n]), tokens[1 : n + 1])
         ]
         return sum_values(terms) / n

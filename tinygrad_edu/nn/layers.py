@@ -29,6 +29,7 @@ from tinygrad_edu._checks import check_int, check_real, random_generator
 from tinygrad_edu.engine import Op, Operand, Value
 from tinygrad_edu.fused import dot, matvec, matvecs, softmax_average, weighted_sum
 from tinygrad_edu.grad_mode import is_tracing
+from tinygrad_edu.integer_inputs import row
 from tinygrad_edu.losses import softmax
 from tinygrad_edu.nn.module import Module, named_children
 
@@ -275,7 +276,7 @@ class Embedding(Module):
             raise IndexError(
                 f"Embedding: index {index} is out of range 0..{self.num_embeddings - 1}"
             )
-        return self.weight[index]
+        return row(self.weight, index)  # an input of a compiled step: read on every call
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return _matrix_parameters("weight", self.weight)
