@@ -2074,12 +2074,12 @@ register(
     Exercise(
         id="05c.embed_context",
         title="Embedding a context",
-        stub='''def embed_context(C, context):
-    """The rows C[i] of the embedding table C for the characters i in context, one after
+        stub='''def embed_context(table, context):
+    """The rows table[i] of the embedding table for the characters i in context, one after
     another in one list (for a context of 3 and rows of 2 numbers: 6 numbers)."""
     raise NotImplementedError("your code here")
 ''',
-        hint="[x for i in context for x in C[i]]",
+        hint="[x for i in context for x in table[i]]",
         reference="compared with an nn.Embedding holding the same table",
         cases=lambda: [
             Case(label, (C, ctx), [v.data for i in ctx for v in _embedding(C)(i)])
@@ -2124,13 +2124,13 @@ register(
     Exercise(
         id="05c.mlp_logits",
         title="The logits of the MLP character model",
-        stub='''def mlp_logits(C, W1, b1, W2, b2, context):
-    """logits = W2 relu(W1 e + b1) + b2, with e the embedded context (C's rows side by side),
-    with plain floats (W1, W2 lists of rows). A list of one logit per character."""
+        stub='''def mlp_logits(table, w1, b1, w2, b2, context):
+    """logits = w2 relu(w1 e + b1) + b2, with e the embedded context (the table's rows side
+    by side), with plain floats (w1, w2 lists of rows). A list of one logit per character."""
     raise NotImplementedError("your code here")
 ''',
-        hint="e = embed_context(C, context); h_i = max(0, W1[i] · e + b1[i]); "
-        "logit_k = W2[k] · h + b2[k].",
+        hint="e = embed_context(table, context); h_i = max(0, w1[i] · e + b1[i]); "
+        "logit_k = w2[k] · h + b2[k].",
         reference="compared with nn.Embedding and two nn.Linear layers holding the same numbers",
         cases=lambda: [
             Case(label, tuple(args), _mlp_reference(*args)) for label, *args in _mlp_inputs()
