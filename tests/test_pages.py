@@ -196,11 +196,20 @@ def test_next_walks_the_backward_pass_with_the_chain_rule_in_numbers(
             assert float(shown[1]) == pytest.approx(edge, rel=1e-3)
             assert float(shown[2]) == pytest.approx(expected_grad[current], rel=1e-3)
             assert float(shown[3]) == pytest.approx(expected_grad[parent], rel=1e-3)
-        # Boxes: completed gradients shown, the others still unknown.
+        # Boxes: completed gradients; for the others, the shares their completed users
+        # have passed on so far, or "?" when none has.
+        done = order[n - k :]
         for i, node in enumerate(order):
             grad = shown_number(box_lines(opened, f"v{i}")[-1], "grad ")
-            if order.index(node) >= n - k:
+            shares = [
+                local[(name_of[user], name_of[node])] * expected_grad[user]
+                for user in done
+                if node in user.parents
+            ]
+            if node in done:
                 assert grad == pytest.approx(expected_grad[node], rel=1e-3)
+            elif shares:
+                assert grad == pytest.approx(sum(shares), rel=1e-3)
             else:
                 assert grad is None
     assert opened.page.is_disabled("#next")
@@ -225,6 +234,58 @@ def test_a_value_used_twice_shows_its_gradient_summed_share_by_share(
     assert len(totals) == 3  # one share per use of a
     assert totals[-1] == pytest.approx(2 * 3.0 + 1)
     assert sorted(b - a_ for a_, b in zip([0.0, *totals], totals)) == pytest.approx([1, 3, 3])
+
+
+def test_the_sentence_and_the_box_of_a_frame_show_the_same_number(
+    open_page, tmp_path: Path
+) -> None:
+    a = Value(3.0, "a")
+    y = a * a + a * 2.0 + a  # a gets three shares: 6, 2 and 1
+    opened = open_page(viz.explore(y).save_html(tmp_path / "shares.html"))
+    a_box = f"v{topological_order(y).index(a)}"
+    opened.click("#to-backward")
+    seen = []
+    while True:
+        said = re.findall(rf"a\.grad is now ({NUMBER})", opened.text("#lines"))
+        box = box_lines(opened, a_box)[-1]
+        if said:
+            assert box == f"grad {said[-1]}"  # the same text, not only the same number
+            seen.append(float(said[-1]))
+        if opened.page.is_disabled("#next"):
+            break
+        opened.click("#next")
+    assert sorted(b - a_ for a_, b in zip([0.0, *seen], seen)) == [1.0, 2.0, 6.0]
+    assert box == "grad 9"  # complete: 2a + 2 + 1
+
+
+def test_unnamed_nodes_get_short_names_and_their_expression_on_hover(
+    open_page, tmp_path: Path
+) -> None:
+    x, w, b = Value(2.0, "x"), Value(-0.5, "w"), Value(0.3, "b")
+    y = (w * x + b).tanh()
+    order = topological_order(y)
+    opened = open_page(viz.explore(y).save_html(tmp_path / "names.html"))
+    short = {f"n{i}": node for i, node in enumerate(order) if node.parents}
+    assert len(short) == 3
+    for name, node in short.items():
+        box = f"v{order.index(node)}"
+        assert box_lines(opened, box)[0] == name  # the box is headed by the short name
+        tooltip = opened.page.eval_on_selector_all(
+            "#graph g.node.value",
+            f"""gs => gs.find(g => g.querySelector('title').textContent === '{box}')
+                .querySelector('a').getAttribute('xlink:title')""",
+        )
+        assert tooltip.startswith(f"{name} = ")
+    root = next(name for name, node in short.items() if node is y)
+    tooltip_of_root = opened.page.eval_on_selector(
+        f"#graph g.node:has(> title:text-is('v{order.index(y)}')) a",
+        "a => a.getAttribute('xlink:title')",
+    )
+    assert tooltip_of_root == f"{root} = tanh((w * x) + b)"  # the whole expression
+    product = next(iter(short))  # the first computed node, w * x, in its step's sentence
+    opened.click("#to-forward")  # the forward step of node 0
+    opened.click("#next", times=order.index(short[product]))
+    assert opened.text("#lines").startswith(f"{product} = w * x = (-0.5) * 2 = -1")
 
 
 def test_a_zero_local_derivative_passes_nothing_on(open_page, tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ from tinygrad_edu.viz import (
 __all__ = ["LiveTraining", "Page", "TrainingRecorder", "explore", "training_page"]
 
 _PX_PER_PT = 4 / 3  # Graphviz measures its SVG in points; the browser in CSS pixels
-_NAME_LENGTH = 24  # an unnamed node is called by its formula up to this many characters
+_TOOLTIP_LENGTH = 300  # an unnamed node's expression, shown on hover, is cut after this
 
 
 class Page:
@@ -132,8 +132,13 @@ def explore(
     names = _node_names(order, model_names)
     index = {node: i for i, node in enumerate(order)}
 
-    grads, backward_steps = _backward_steps(order, names)
-    picture = _Picture(order, rankdir, model_names).draw(grads, color_by_grad=False)
+    grads, backward_steps = _backward_steps(order, names, index)
+    unnamed = {node: names[node] for node in order if node.parents and not node.label}
+    unnamed = {node: name for node, name in unnamed.items() if node not in model_names}
+    expressions = _expressions(order, names, unnamed)
+    tooltips = {node: f"{name} = {expressions[node]}" for node, name in unnamed.items()}
+    picture = _Picture(order, rankdir, model_names, unnamed, tooltips)
+    picture = picture.draw(grads, color_by_grad=False)
     svg = to_svg(picture)
     svg = svg[svg.index("<svg") :]  # inline: no XML declaration, no DOCTYPE
 
@@ -151,9 +156,12 @@ def explore(
 
 
 def _backward_steps(
-    order: list[Value], names: dict[Value, str]
+    order: list[Value], names: dict[Value, str], index: dict[Value, int]
 ) -> tuple[dict[Value, float], list[dict[str, object]]]:
-    """The final gradients and, per node in backward order, what its step shows."""
+    """The final gradients and, per node in backward order, what its step shows: its
+    title and lines, and ``grads``, the boxes whose gradient it changes, as
+    ``[node index, number]``: the node's own (now complete) and each parent's sum so far,
+    the very numbers the lines write out."""
     root = order[-1]
     received: dict[Value, float] = {root: 1.0}  # chain-rule shares summed so far
     grads: dict[Value, float] = {}
@@ -161,6 +169,7 @@ def _backward_steps(
     for node in reversed(order):
         grad = received.pop(node, 0.0)  # every user of node came earlier: this is final
         grads[node] = grad
+        shown = [[index[node], _number(grad)]]
         name = _grouped(names[node])  # (x * w).grad, not x * w.grad
         if node is root:
             lines = [f"{name}.grad = 1: the output's derivative with respect to itself"]
@@ -172,7 +181,7 @@ def _backward_steps(
             lines.append(f"{name} is a leaf: nothing to pass on")
         elif grad == 0.0:  # as in backward(): a zero gradient passes nothing on
             lines.append(f"{name}.grad is 0: nothing to pass on")
-            steps.append({"title": f"{name}.grad = 0", "lines": lines})
+            steps.append({"title": f"{name}.grad = 0", "lines": lines, "grads": shown})
             continue
         for parent, local_grad in zip(node.parents, node.local_grads):
             pname = _grouped(names[parent])
@@ -185,11 +194,12 @@ def _backward_steps(
                 continue
             share = local_grad * grad
             total = received[parent] = received.get(parent, 0.0) + share
+            shown.append([index[parent], _number(total)])
             lines.append(
                 f"{pname}.grad += ∂{name}/∂{pname} × {name}.grad = {_number(local_grad)} × "
                 f"{_number(grad)} = {_number(share)}   → {pname}.grad is now {_number(total)}"
             )
-        steps.append({"title": f"{name}.grad = {_number(grad)}", "lines": lines})
+        steps.append({"title": f"{name}.grad = {_number(grad)}", "lines": lines, "grads": shown})
     return grads, steps
 
 
@@ -237,17 +247,34 @@ def _grouped(text: str) -> str:
 
 def _node_names(order: list[Value], model_names: dict[Value, str]) -> dict[Value, str]:
     """A name for every node in the step texts: the model's parameter name, else the
-    label, else its formula from its parents' names when short, else ``(tanh node)``."""
+    label, else for an unnamed leaf its number (``[0.5]``), and for any other node a
+    short name from its place in the forward pass, ``n7``, which its box shows too (the
+    whole expression is shown on hover)."""
     names: dict[Value, str] = {}
-    for node in order:
+    for i, node in enumerate(order):
         name = model_names.get(node) or node.label
-        if not name and not node.parents:
-            name = f"[{_number(node.data)}]"  # an unnamed constant leaf
         if not name:
-            formula = _formula(node, [names[p] for p in node.parents])
-            name = formula if len(formula) <= _NAME_LENGTH else f"the {node.op} node"
+            name = f"n{i}" if node.parents else f"[{_number(node.data)}]"
         names[node] = name
     return names
+
+
+def _expressions(
+    order: list[Value], names: dict[Value, str], unnamed: dict[Value, str]
+) -> dict[Value, str]:
+    """Each node as an expression of the named nodes and leaves, ``tanh(w*x + b)``, its
+    ``unnamed`` nodes written out (cut after ``_TOOLTIP_LENGTH`` characters each), for
+    the hover text of an unnamed node."""
+    expressions: dict[Value, str] = {}
+    for node in order:
+        if node in unnamed:
+            text = _formula(node, [expressions[p] for p in node.parents])
+            if len(text) > _TOOLTIP_LENGTH:
+                text = text[: _TOOLTIP_LENGTH - 1] + "…"
+        else:
+            text = names[node]
+        expressions[node] = text
+    return expressions
 
 
 def _svg_height_pt(svg: str) -> float:

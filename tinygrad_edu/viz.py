@@ -431,8 +431,18 @@ class _Picture:
     nodes and arrows are built here once, and :meth:`draw` only adds the rest.
     """
 
-    def __init__(self, order: list[Value], rankdir: str, names: Mapping[Value, str]) -> None:
+    def __init__(
+        self,
+        order: list[Value],
+        rankdir: str,
+        names: Mapping[Value, str],
+        other_names: Mapping[Value, str] | None = None,
+        tooltips: Mapping[Value, str] | None = None,
+    ) -> None:
+        """``names`` are the model's parameters (drawn as such); ``other_names`` name the
+        other Values that have no label; ``tooltips`` are shown on hover (SVG titles)."""
         self.order = order
+        self.tooltips = tooltips or {}
         self.rankdir = rankdir
         root = order[-1]
         self.ids = ids = {node: f"v{i}" for i, node in enumerate(order)}
@@ -446,7 +456,8 @@ class _Picture:
         self.copies_of: dict[Value, list[int]] = {}
         far = _far_uses(order)
         for i, node in enumerate(order):
-            name, data = names.get(node, node.label), f"data {_number(node.data)}"
+            name = names.get(node) or node.label or (other_names or {}).get(node, "")
+            data = f"data {_number(node.data)}"
             self.heads[node] = _label([name, data] if name else [data])
             if node.parents:
                 op_id = f"op{i}"
@@ -511,6 +522,8 @@ class _Picture:
                 "fillcolor": _grad_fill(grad, scale) if color_by_grad else _FILL[role],
                 "class": f"value {role}",
             }
+            if node in self.tooltips:
+                attributes["tooltip"] = _escape_label(_visible(self.tooltips[node]))
             if node is highlight:
                 attributes.update(_HIGHLIGHT)
                 attributes["class"] += " highlighted"
@@ -645,8 +658,12 @@ def _label(lines: Sequence[str]) -> str:
     for text in lines:
         for line in _visible(text).split("\n"):
             shown += _wrap(line)
-    escaped = (line.replace("\\", "\\\\").replace("&", "&amp;") for line in shown)
-    return "\\n".join(escaped)
+    return "\\n".join(_escape_label(line) for line in shown)
+
+
+def _escape_label(text: str) -> str:
+    """``text`` with DOT's ``\\`` escapes and HTML entities written literally."""
+    return text.replace("\\", "\\\\").replace("&", "&amp;")
 
 
 def _visible(text: str) -> str:

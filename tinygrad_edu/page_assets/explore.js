@@ -6,7 +6,7 @@ for (const g of document.querySelectorAll("#graph g.node, #graph g.edge")) {
 const values = DATA.nodes.map((node, i) => {
   const texts = groups["v" + i].querySelectorAll("text");
   const data = texts[texts.length - 2], grad = texts[texts.length - 1];
-  return { data, grad, dataText: data.textContent, gradText: grad.textContent };
+  return { data, grad, dataText: data.textContent };
 });
 function edgesOf(i) {
   if (!DATA.nodes[i].hasOp) return [];
@@ -17,11 +17,17 @@ function show(k) {
   let current = -1, step = null, pass = "";
   if (k >= 1 && k <= n) { current = k - 1; step = DATA.forward[current]; pass = "forward"; }
   if (k > n) { current = 2 * n - k; step = DATA.backward[k - n - 1]; pass = "backward"; }
+  // Each box shows the gradient as the backward steps so far left it: complete for the
+  // nodes done, the sum so far for a node some of whose users have passed their share
+  // (the number the sentence writes out), "?" for the others.
+  const grads = new Array(n).fill(null);
+  for (let s = 0; s < k - n; s++) for (const [i, text] of DATA.backward[s].grads) grads[i] = text;
   values.forEach((v, i) => {
     const known = i < k;  // the forward pass reaches node i at position i+1
-    const gradKnown = k > n && i >= 2 * n - k;
+    const complete = k > n && i >= 2 * n - k;
     v.data.textContent = known ? v.dataText : "data ?";
-    v.grad.textContent = gradKnown ? v.gradText : "grad ?";
+    v.grad.textContent = "grad " + (grads[i] === null ? "?" : grads[i]);
+    v.grad.classList.toggle("partial", grads[i] !== null && !complete);
     groups["v" + i].classList.toggle("unknown", !known);
     if (DATA.nodes[i].hasOp) groups["op" + i].classList.toggle("unknown", !known);
   });
