@@ -30,9 +30,9 @@ notebook never clash) and is written to a file by :meth:`Page.save_html`. Both c
 ``tinygrad-edu explore`` and ``tinygrad-edu demo`` write pages too.
 
 Sizes (``benchmarks/bench_pages.py``): a 100-node graph gives a page of about 0.2 MB, and
-a training page of 100 snapshots of the demo's network about 0.3 MB. Graphs of more than
-``max_nodes`` Values are refused as for the static pictures; so are more than
-``max_snapshots`` snapshots.
+a training page of 100 snapshots of the demo's network about 0.55 MB (most of it the
+model's scores on the grid). Graphs of more than ``max_nodes`` Values are refused as for
+the static pictures; so are more than ``max_snapshots`` snapshots.
 """
 
 from __future__ import annotations
