@@ -42,16 +42,19 @@ from tinygrad_edu.fused import (
 from tinygrad_edu.grad_mode import enable_grad, is_grad_enabled, no_grad
 from tinygrad_edu.gradient_check import GradcheckError, gradcheck
 from tinygrad_edu.program import Program, TraceMismatchError, compile, trace
+from tinygrad_edu.step import CompiledStep, compile_step
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompiledStep",
     "GradcheckError",
     "Op",
     "Program",
     "TraceMismatchError",
     "Value",
     "compile",
+    "compile_step",
     "datasets",
     "dot",
     "enable_grad",

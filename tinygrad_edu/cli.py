@@ -37,7 +37,7 @@ import tempfile
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -52,6 +52,7 @@ from tinygrad_edu.nn import ACTIVATIONS, GPT, MLP, Module
 from tinygrad_edu.optim import SGD, Adam, LinearLR, Optimizer
 from tinygrad_edu.program import BACKENDS
 from tinygrad_edu.program_c import CompilerNotFoundError
+from tinygrad_edu.step import CompiledStep, compile_step
 
 __all__ = ["main"]
 
@@ -729,6 +730,19 @@ def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         "optimizer's state for --resume (default: train all --steps)",
     )
     gpt.add_argument(
+        "--compile",
+        action="store_true",
+        help="run each training step as compiled float code (tg.compile_step: forward, "
+        "backward and Adam's update, one program per name length): the same numbers, bit "
+        "for bit, and the same model.json, several times faster",
+    )
+    gpt.add_argument(
+        "--backend",
+        choices=("python",),
+        help="with --compile: python (the compiled GPT step runs as Python; C programs are "
+        "for tg.compile and train --compile --backend c)",
+    )
+    gpt.add_argument(
         "--resume",
         type=Path,
         metavar="MODEL",
@@ -814,7 +828,17 @@ def _run_gpt(args: argparse.Namespace) -> int:
 
     phase = "training"  # for the message if Ctrl-C stops the run
     try:
-        _train_gpt(run, train_names, stop, progress=args.progress and sys.stderr.isatty())
+        if args.backend is not None and not args.compile:
+            raise _InputError(
+                f"--backend {args.backend}: only with --compile (it compiles the step)"
+            )
+        _train_gpt(
+            run,
+            train_names,
+            stop,
+            progress=args.progress and sys.stderr.isatty(),
+            compiled=args.compile,
+        )
         if held_out:
             phase = "the held-out evaluation"
             with no_grad():
@@ -958,24 +982,57 @@ def _gpt_step(run: _GPTRun, tokens: list[int]) -> float:
     return loss.data
 
 
-def _train_gpt(run: _GPTRun, train_names: list[str], stop: int, *, progress: bool) -> None:
-    """Train from step ``run.done + 1`` to ``stop``, one name per step, reporting the mean loss."""
+def _compiled_gpt_step(run: _GPTRun, step: CompiledStep, tokens: list[int]) -> float:
+    """:func:`_gpt_step`, compiled: the same numbers, bit for bit. Ctrl-C waits for the
+    whole step, whose update is a few milliseconds after its forward and backward pass."""
+    with _interrupts_held():
+        loss = step(tokens)
+        run.done += 1
+        run.losses.append(loss)
+    return loss
+
+
+def _train_gpt(
+    run: _GPTRun, train_names: list[str], stop: int, *, progress: bool, compiled: bool = False
+) -> None:
+    """Train from step ``run.done + 1`` to ``stop``, one name per step, reporting the mean
+    loss; with ``compiled``, each step runs as a program (the model's Values are brought
+    up to date when training stops, however it stops)."""
     steps = run.settings["steps"]
     report_every = max(1, steps // _PROGRESS_LINES)
     bar = tqdm(total=steps, initial=run.done, disable=not progress, unit="step")
+    step = compile_step(run.model.loss, run.optimizer, run.schedule) if compiled else None
     try:
-        while run.done < stop:
-            _gpt_step(run, run.tokenizer.encode(train_names[run.done % len(train_names)]))
-            mean = _mean(run.losses)
-            bar.update()
-            bar.set_postfix_str(f"loss {mean:.4f}", refresh=False)
-            if run.done % report_every == 0 or run.done == stop:
-                tqdm.write(
-                    f"step {run.done:>{len(str(steps))}}/{steps}  loss {mean:.4f}  "
-                    f"(mean of the last {len(run.losses)} steps)"
-                )
+        with step or nullcontext():
+            _train_gpt_steps(run, train_names, stop, step, bar, report_every)
     finally:
         bar.close()
+
+
+def _train_gpt_steps(
+    run: _GPTRun,
+    train_names: list[str],
+    stop: int,
+    step: CompiledStep | None,
+    bar: tqdm,
+    report_every: int,
+) -> None:
+    """The steps of :func:`_train_gpt`, eager (``step`` None) or compiled."""
+    steps = run.settings["steps"]
+    while run.done < stop:
+        tokens = run.tokenizer.encode(train_names[run.done % len(train_names)])
+        if step is None:
+            _gpt_step(run, tokens)
+        else:
+            _compiled_gpt_step(run, step, tokens)
+        mean = _mean(run.losses)
+        bar.update()
+        bar.set_postfix_str(f"loss {mean:.4f}", refresh=False)
+        if run.done % report_every == 0 or run.done == stop:
+            tqdm.write(
+                f"step {run.done:>{len(str(steps))}}/{steps}  loss {mean:.4f}  "
+                f"(mean of the last {len(run.losses)} steps)"
+            )
 
 
 @contextmanager

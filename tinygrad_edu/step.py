@@ -424,8 +424,8 @@ class _Writer:
         for k, node in enumerate(order):
             if node.parents:
                 self.name[node] = f"v{k}"
-            elif node in step._index:
-                self.name[node] = f"p{step._index[node]}"
+            elif node in step._index:  # read where it lives: one subscript, no load
+                self.name[node] = f"t[{step._index[node]}]"
             elif node in found.rows:
                 self.name[node] = f"e{k}"
                 self.stand_in[f"e{k}"] = node
@@ -497,8 +497,6 @@ class _Writer:
             table, index, j = self.found.rows[stand_in]
             self.load(index.name, loads, defined)
             loads[name] = f"t[{self.row_start(table)} + {index.name} * {len(table[0])} + {j}]"
-        elif name[0] == "p" and name[1:].isdigit():
-            loads[name] = f"t[{name[1:]}]"
         else:
             loads[name] = f"t[{self.step._slot(name)}]"
 
@@ -558,21 +556,18 @@ class _Writer:
     def shared(self, name: str, nodes: list[Value], j: int, forward: bool) -> tuple[str, str, int]:
         """The forward or backward part of position ``j``, written once for every program
         whose graph there is the same (the same nodes, names and adjoints kept on the tape)."""
-        names = self.name
+        names, rows = self.name, self.found.rows
         key: list[Any] = [forward, j, self.ends[j - 1] if j else 0]
+        stand_ins = []
         for node in nodes:
             constants = tuple(c.name if isinstance(c, IntegerInput) else c for c in node.constants)
             key.append((node._op, constants, tuple([names[p] for p in node.parents])))
+            stand_ins += [p for p in node.parents if p in rows]
+        for x in stand_ins:  # which row and column each stands in for
+            table, index, column = rows[x]
+            key.append((names[x], id(table), index.name, column))
         if not forward:
             key.append(tuple(names[x] for x in nodes if x in self.external))
-        key.append(
-            tuple(
-                (name, id(table), index.name, column)
-                for name, (table, index, column) in (
-                    (names[x], self.found.rows[x]) for x in self.found.rows if x in names
-                )
-            )
-        )
         cache = self.step._written
         written = cache.get(tuple(key))
         if written is None:

@@ -1,0 +1,146 @@
+"""compile_step: a whole training step as programs, bit for bit the eager step."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+import tinygrad_edu as tg
+from tinygrad_edu import datasets
+from tinygrad_edu.engine import Value
+from tinygrad_edu.nn import GPT, Embedding
+from tinygrad_edu.optim import SGD, Adam, LinearLR
+from tinygrad_edu.step import compile_step
+
+NAMES = ["anna", "bob", "christopher", "eve", "x", "anna", "zoe", "mo", "annabelle", "ed"]
+
+
+def _gpt_run(compiled: bool, names: list[str], *, buffered: bool = True) -> tuple:
+    tokenizer = datasets.CharTokenizer.from_documents(NAMES)
+    model = GPT(tokenizer.vocab_size, n_embd=8, n_head=2, block_size=8, seed=3)
+    optimizer = Adam(model.parameters(), lr=0.01, betas=(0.85, 0.99))
+    schedule = LinearLR(optimizer, total_steps=len(names))
+    losses = []
+    if compiled:
+        step = compile_step(model.loss, optimizer, schedule)
+        with step if buffered else _nothing():
+            losses = [step(tokenizer.encode(name)) for name in names]
+    else:
+        for name in names:
+            loss = model.loss(tokenizer.encode(name))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.data)
+    parameters = model.parameters()
+    return (
+        losses,
+        [p.data for p in parameters],
+        [p.grad for p in parameters],
+        optimizer.state_dict(),
+        schedule.state_dict(),
+    )
+
+
+class _nothing:  # noqa: N801
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+def test_compiled_gpt_steps_equal_eager_bit_for_bit(buffered):
+    names = NAMES * 2  # names of many lengths, repeated letters, one longer than the context
+    eager = _gpt_run(False, names)
+    compiled = _gpt_run(True, names, buffered=buffered)
+    assert compiled[0] == eager[0]  # the losses
+    assert compiled[1] == eager[1]  # every parameter's number
+    assert compiled[2] == eager[2]  # every gradient of the last step
+    assert compiled[3] == eager[3] and compiled[4] == eager[4]  # Adam's and the schedule's state
+
+
+def test_one_program_per_length_shares_parts_and_reads_tokens():
+    model = GPT(10, n_embd=8, n_head=2, block_size=8, seed=0)
+    step = compile_step(model.loss, Adam(model.parameters()))
+    rng = random.Random(0)
+    for _ in range(12):
+        step([rng.randrange(10) for _ in range(5)])
+    assert len(step.programs) == 1 and len(next(iter(step.programs.values()))) == 1
+    listing = str(next(iter(step.programs.values()))[0])
+    assert "wte.weight[tokens_3]" not in listing  # (labels are comments; the code reads rows)
+    assert "tokens_3 * 8" in listing  # row tokens[3] of the embedding table, read on each call
+    assert "tokens_4 == " in listing  # the logit of the next token, picked by it
+    step([1, 2, 3])
+    step([1, 2, 3, 4])  # a new length: its forward parts are those of length 5
+    assert len(step.programs) == 3
+    n_forward = sum(1 for part in step._parts if "# forward_" in part)
+    assert n_forward == 4  # positions 0..3, each written and compiled once
+
+
+def test_a_decision_on_a_token_becomes_a_guard_and_a_new_program():
+    table = Embedding(5, 2, seed=1)
+    w = Value(0.5)
+
+    def loss(tokens):
+        first = tokens[0]
+        scale = 2.0 if first == 3 else 1.0  # a Python decision on an integer input
+        return sum((x * w * scale for x in table(tokens[1])), Value(0.0)) ** 2
+
+    optimizer = Adam([*table.parameters(), w], lr=0.1)
+    step = compile_step(loss, optimizer)
+    reference = [[3, 1], [2, 1], [3, 4], [0, 0]]
+    eager_table = Embedding(5, 2, seed=1)
+    eager_w = Value(0.5)
+    eager_opt = Adam([*eager_table.parameters(), eager_w], lr=0.1)
+    for tokens in reference:
+        got = step(tokens)
+        first = tokens[0]
+        scale = 2.0 if first == 3 else 1.0
+        expected = sum((x * eager_w * scale for x in eager_table(tokens[1])), Value(0.0)) ** 2
+        eager_opt.zero_grad()
+        expected.backward()
+        eager_opt.step()
+        assert got == expected.data
+    built = next(iter(step.programs.values()))
+    assert len(built) == 2  # first == 3 and first != 3: two programs, each guarded
+    assert all(program.guard_text for program in built)
+    assert [p.data for p in table.parameters()] == [p.data for p in eager_table.parameters()]
+
+
+def test_a_step_that_overflows_gives_the_eager_error():
+    w = Value(1.0)
+    step = compile_step(lambda x: (w * x).exp(), Adam([w]))
+    assert math.isclose(step(1.0), math.e)
+    with pytest.raises(OverflowError):
+        step(1000.0)
+    assert w.data == pytest.approx(1.0, abs=0.01)  # one step of lr 0.001 was taken, no more
+
+
+def test_the_with_block_writes_the_numbers_back_when_interrupted():
+    model = GPT(6, n_embd=4, n_head=1, block_size=4, seed=0)
+    optimizer = Adam(model.parameters(), lr=0.1)
+    step = compile_step(model.loss, optimizer)
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(KeyboardInterrupt), step:
+        step([0, 1, 2])
+        assert [p.data for p in model.parameters()] == before  # they live in the tape
+        raise KeyboardInterrupt
+    assert [p.data for p in model.parameters()] != before  # written back on the way out
+    assert optimizer.t == 1
+
+
+def test_refuses_what_it_cannot_compile():
+    w = Value(1.0)
+    with pytest.raises(TypeError, match="Adam"):
+        compile_step(lambda x: w * x, SGD([w], lr=0.1))
+    step = compile_step(lambda x: w * x, Adam([w]))
+    with pytest.raises(TypeError, match="ints, floats or lists"):
+        step("a")
+    with pytest.raises(ValueError, match="leaf"):
+        compile_step(lambda x: w, Adam([w]))(1.0)
+    assert tg.compile_step is compile_step
