@@ -153,9 +153,9 @@ def open_playground(browser, served: str, tmp_path: Path) -> Iterator:
 def example(name: str) -> dict[str, object]:
     """Run ``docs/playground/examples/<name>.py`` here, in CPython, displaying nothing;
     return its namespace."""
-    namespace: dict[str, object] = {}
+    namespace: dict[str, object] = {"display": lambda *values, **options: None}
     source = (EXAMPLES / f"{name}.py").read_text(encoding="utf-8")
-    source = source.replace("from IPython.display import display", "display = print")
+    source = source.replace("from IPython.display import display", "")
     exec(compile(source, name, "exec"), namespace)
     return namespace
 
@@ -289,6 +289,24 @@ def test_the_other_examples_print_what_cpython_prints(open_playground) -> None:
         ).stdout
         timings = re.compile(r" \(\d+ s\)")  # the GPT's progress lines say how long it took
         assert timings.sub("", output).split() == timings.sub("", expected).split(), name
+
+
+@pytest.mark.slow
+def test_the_notebooks_offered_run_in_the_page(open_playground, site: Path) -> None:
+    """Each notebook whose code needs only what the playground has links to it, and its
+    code, opened from the link, runs to the end as cells."""
+    offered = sorted(path.stem for path in (site / "playground" / "notebooks").glob("*.py"))
+    assert "03_backprop_by_hand_a_neuron" in offered  # pure tinygrad_edu
+    assert "07_checking_gradients" not in offered  # imports torch
+    for name in offered:
+        notebook_page = (site / "notebooks" / name / "index.html").read_text(encoding="utf-8")
+        assert f'href="../../playground/?notebook={name}"' in notebook_page
+        playground = open_playground(f"?notebook={name}")
+        playground.page.wait_for_selector("#run:not([disabled])")
+        code = playground.page.input_value("#code")
+        assert code.startswith("# %% cell 1\n")
+        playground.page.click("#run")
+        assert playground.wait_until_done().strip(), name
 
 
 @pytest.mark.slow

