@@ -832,17 +832,18 @@ def _run_gpt(args: argparse.Namespace) -> int:
             raise _InputError(
                 f"--backend {args.backend}: only with --compile (it compiles the step)"
             )
+        step = compile_step(run.model.loss, run.optimizer, run.schedule) if args.compile else None
         _train_gpt(
-            run,
-            train_names,
-            stop,
-            progress=args.progress and sys.stderr.isatty(),
-            compiled=args.compile,
+            run, train_names, stop, progress=args.progress and sys.stderr.isatty(), step=step
         )
         if held_out:
             phase = "the held-out evaluation"
-            with no_grad():
-                losses = [run.model.loss(run.tokenizer.encode(name)).data for name in held_out]
+            encoded = [run.tokenizer.encode(name) for name in held_out]
+            if step is None:
+                with no_grad():
+                    losses = [run.model.loss(tokens).data for tokens in encoded]
+            else:  # the forward parts of the compiled programs: the same numbers
+                losses = [step.loss(tokens) for tokens in encoded]
             print(f"mean loss on {len(held_out)} held-out names: {_mean(losses):.4f}")
         if args.samples:
             phase = "sampling"
@@ -993,15 +994,19 @@ def _compiled_gpt_step(run: _GPTRun, step: CompiledStep, tokens: list[int]) -> f
 
 
 def _train_gpt(
-    run: _GPTRun, train_names: list[str], stop: int, *, progress: bool, compiled: bool = False
+    run: _GPTRun,
+    train_names: list[str],
+    stop: int,
+    *,
+    progress: bool,
+    step: CompiledStep | None = None,
 ) -> None:
     """Train from step ``run.done + 1`` to ``stop``, one name per step, reporting the mean
-    loss; with ``compiled``, each step runs as a program (the model's Values are brought
-    up to date when training stops, however it stops)."""
+    loss; with a compiled ``step``, each step runs as its program (the model's Values are
+    brought up to date when training stops, however it stops)."""
     steps = run.settings["steps"]
     report_every = max(1, steps // _PROGRESS_LINES)
     bar = tqdm(total=steps, initial=run.done, disable=not progress, unit="step")
-    step = compile_step(run.model.loss, run.optimizer, run.schedule) if compiled else None
     try:
         with step or nullcontext():
             _train_gpt_steps(run, train_names, stop, step, bar, report_every)

@@ -55,7 +55,7 @@ from typing import Any
 
 from tinygrad_edu import fused, program
 from tinygrad_edu.engine import Op, Value, enable_grad, topological_order
-from tinygrad_edu.grad_mode import tracing
+from tinygrad_edu.grad_mode import no_grad, tracing
 from tinygrad_edu.integer_inputs import IntegerInput, Recording, recording
 from tinygrad_edu.optim import Adam, LRScheduler
 
@@ -85,10 +85,17 @@ class _Line:
 
 
 class _Part:
-    """One compiled function of the tape and what it was compiled from."""
+    """One function of the tape, and the code it is compiled from when it first runs (so
+    an evaluation compiles no backward part)."""
 
-    def __init__(self, name: str, source: str, run: Callable[[list], float], n_lines: int) -> None:
-        self.name, self.source, self.run, self.n_lines = name, source, run, n_lines
+    def __init__(
+        self, name: str, source: str, n_lines: int, build: Callable[[str, str], Callable]
+    ) -> None:
+        self.name, self.source, self.n_lines, self._build = name, source, n_lines, build
+
+    def run(self, tape: Any) -> float:
+        self.run = self._build(self.name, self.source)  # type: ignore[method-assign]
+        return self.run(tape)
 
 
 class _Program:
@@ -104,10 +111,12 @@ class _Program:
         others: list[tuple[int, Value]],
         out_slot: int,
         n_operations: int,
+        n_forward: int,
     ) -> None:
         self.parts, self.guards, self.guard_text = parts, guards, guard_text
         self.integers, self.floats, self.others = integers, floats, others
         self.out_slot, self.n_operations = out_slot, n_operations
+        self.n_forward = n_forward  # the forward parts and the sum: what loss() runs
 
     def __str__(self) -> str:
         """The program's code: each part as it runs, comments included."""
@@ -223,19 +232,8 @@ class CompiledStep:
 
     def __call__(self, *args: Any) -> float:
         """One training step on ``args``; returns the loss (see the class docstring)."""
-        key = _shape(args)
-        flat = _flatten(list(args))
-        integers = [x for _, x in flat if type(x) is int]
-        built = self._program(key, args, integers)
+        built = self._inputs(args)
         tape = self._tape
-        if not self._buffered:
-            self._load()
-        for slot, path in built.integers:
-            tape[slot] = _item(args, path)
-        for slot, path in built.floats:
-            tape[slot] = float(_item(args, path))
-        for slot, leaf in built.others:
-            tape[slot] = leaf._data
         n = len(self.params)
         tape[n : 2 * n] = self._zeros  # zero_grad()
         try:
@@ -250,6 +248,39 @@ class CompiledStep:
         if not self._buffered:
             self.sync()
         return loss
+
+    def loss(self, *args: Any) -> float:
+        """The loss at ``args``, forward only: ``loss_fn(*args).data``, bit for bit, with no
+        gradient and no update (an evaluation on held-out data, say). It runs the forward
+        parts of the programs the steps built, and builds those of a new length."""
+        built = self._inputs(args)
+        tape = self._tape
+        try:
+            total = 0.0
+            for part in built.parts[: built.n_forward]:
+                total += part.run(tape)
+        except (ArithmeticError, ValueError, program._EagerAnswer):
+            total = math.nan
+        if not math.isfinite(total):
+            with no_grad():  # the eager answer, or the eager error
+                return self.loss_fn(*args).data
+        return tape[built.out_slot]
+
+    def _inputs(self, args: tuple) -> _Program:
+        """The program for ``args``, with the parameters (outside ``with``) and the
+        arguments written to its tape."""
+        flat = _flatten(list(args))
+        built = self._program(_shape(args), args, [x for _, x in flat if type(x) is int])
+        tape = self._tape
+        if not self._buffered:
+            self._load()
+        for slot, path in built.integers:
+            tape[slot] = _item(args, path)
+        for slot, path in built.floats:
+            tape[slot] = float(_item(args, path))
+        for slot, leaf in built.others:
+            tape[slot] = leaf._data
+        return built
 
     def _update(self) -> bool:
         """Adam's step on the tape, with :meth:`Adam.step`'s own formula; False if a number
@@ -310,7 +341,7 @@ class CompiledStep:
         guards = list(dict.fromkeys(found.guards))  # before writing reads an input by mistake
         floats = {v: path for (path, _), v in zip(flat, traced) if isinstance(v, Value)}
         writer = _Writer(self, out, found, floats)
-        parts = [self._compiled(name, source, n) for name, source, n in writer.parts()]
+        parts = [_Part(name, source, n, self._function) for name, source, n in writer.parts()]
         integer_names = [v.name for v in traced if isinstance(v, IntegerInput)]
         guard_text = " and ".join(guards) or "True"
         guard_source = f"def guards({', '.join(integer_names)}):\n    return {guard_text}"
@@ -329,6 +360,7 @@ class CompiledStep:
             [(self._slot(writer.name[v]), v) for v in writer.others],
             self._slot(writer.name[out]),
             writer.n_operations,
+            len(writer.ends) + 1,
         )
 
     def _input_names(self, flat: list[tuple[tuple[int, ...], Any]]) -> list[str]:
@@ -359,13 +391,15 @@ class CompiledStep:
             )
         return key
 
-    def _compiled(self, name: str, source: str, n_lines: int) -> _Part:
+    def _function(self, name: str, source: str) -> Callable[[Any], float]:
         """A part's function, compiled once for every program that has the same code."""
         run = self._parts.get(source)
         if run is None:
+            start = _clock()
             exec(builtins.compile(source, f"<step part {name}>", "exec"), self._namespace)
             run = self._parts[source] = self._namespace.pop("part")
-        return _Part(name, source, run, n_lines)
+            self.build_seconds += _clock() - start
+        return run
 
     def __repr__(self) -> str:
         n_programs = sum(map(len, self.programs.values()))
