@@ -21,28 +21,55 @@ that. Between turns the cycle collector runs untimed: each engine pays for colle
 own garbage during its own turn (the classic recursive sort leaves a reference cycle per
 step), never for the other's.
 
-Run: ``python benchmarks/bench_gpt.py [--steps 50]``.
+Then the compiled step, ``tg.compile_step(model.loss, optimizer, schedule)``, against the
+eager step (``loss``, ``zero_grad``, ``backward``, ``optimizer.step``, ``schedule.step``)
+on two copies of the same model, the same names in the same order, taking turns: the
+losses must agree bit for bit at every step. First both train on one name of each
+length (the compiled step builds its programs there, timed: ``step.build_seconds``,
+split by timing the loss while it is traced and Python's ``builtins.compile`` through
+wrappers, the rest being the writing of the code); then the steps are timed as above.
+Reported: ms per step, and ns per elementary operation (see
+:func:`elementary_operations`) against CPython's straight-line floor.
+
+Last, whole runs: ``tinygrad-edu gpt --steps 1000 --no-progress``, eager and
+``--compile``, as subprocesses of this interpreter (``python -m tinygrad_edu``), taking
+turns, three of each: the median wall time and processor time of each, and a check that
+both print the same lines and write byte-identical ``model.json`` files.
+
+Run: ``python benchmarks/bench_gpt.py [--steps 50] [--runs 3]`` (``--runs 0`` skips the
+whole runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import builtins
 import gc
 import itertools
 import math
 import random
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from tinygrad_edu import datasets, optim, topological_order
+import tinygrad_edu as tg
+from tinygrad_edu import Value, datasets, optim, topological_order
 from tinygrad_edu.nn import GPT
 
 N_EMBD, N_HEAD, N_LAYER, BLOCK_SIZE = 16, 4, 1, 16
 LEARNING_RATE, BETAS, EPS = 0.01, (0.85, 0.99), 1e-8
 TURN = 10  # steps an engine takes before the other's turn
+# Adam's elementary operations per parameter: m (2 *, 1 +), v (3 *, 1 +), the update
+# (sqrt, 2 /, +, *, -); the bias corrections are computed once per step.
+ADAM_OPERATIONS = 13
+FLOOR_NS = (15, 25)  # straight-line CPython float code, ns per elementary operation
 
 
 # --------------------------------------------------------------------------- the classic engine
@@ -261,9 +288,220 @@ def peak_memory(loss_of: Callable[[], object]) -> int:
     return peak
 
 
+# --------------------------------------------------------------------------- the compiled step
+
+
+def elementary_operations(loss: Value, n_parameters: int) -> int:
+    """The float operations of one training step whose eager graph ends in ``loss``.
+
+    Forward, a node of one or two parents is one operation (``a * b``, ``exp(a)``) and a
+    fused node of ``k`` parents is ``k``: a dot product of ``n`` terms has ``2n`` parents
+    and is ``n`` multiplications and ``n`` additions. Backward, every edge is two: its
+    local derivative times the node's gradient, added to the parent's. Then Adam's
+    :data:`ADAM_OPERATIONS` per parameter.
+    """
+    forward = backward = 0
+    for node in topological_order(loss):
+        k = len(node.parents)
+        if k:
+            forward += 1 if k <= 2 else k
+            backward += 2 * k
+    return forward + backward + ADAM_OPERATIONS * n_parameters
+
+
+def one_name_per_length(docs: list[list[int]]) -> list[list[int]]:
+    """The first name of each length the model tells apart (longer names are cut to the
+    context, so they are all one length): the names the compiled step builds on."""
+    first: dict[int, list[int]] = {}
+    for tokens in docs:
+        first.setdefault(min(len(tokens), BLOCK_SIZE + 1), tokens)
+    return [first[length] for length in sorted(first)]
+
+
+class BuildClock:
+    """Where the build time goes: the loss while it is traced, and Python's ``compile``.
+
+    ``loss`` is the model's loss, timed (the compiled step calls it only to trace);
+    inside ``with clock.compiling():`` every ``builtins.compile`` call is timed too.
+    """
+
+    def __init__(self, model: GPT) -> None:
+        self.model, self.tracing, self.compiling_seconds = model, 0.0, 0.0
+
+    def loss(self, tokens: list[int]) -> Value:
+        start = time.perf_counter()
+        try:
+            return self.model.loss(tokens)
+        finally:
+            self.tracing += time.perf_counter() - start
+
+    @contextmanager
+    def compiling(self) -> Iterator[None]:
+        original = builtins.compile
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.compiling_seconds += time.perf_counter() - start
+
+        builtins.compile = timed
+        try:
+            yield
+        finally:
+            builtins.compile = original
+
+
+def adam_for(model: GPT, total_steps: int) -> tuple[optim.Adam, optim.LinearLR]:
+    """The recipe's optimizer and schedule over ``model``'s parameters."""
+    optimizer = optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=BETAS, eps=EPS)
+    return optimizer, optim.LinearLR(optimizer, total_steps=total_steps)
+
+
+def eager_steps(model: GPT, names: list[list[int]], total_steps: int):
+    """Yield ``(loss, seconds, elementary operations)`` for each eager training step."""
+    optimizer, schedule = adam_for(model, total_steps)
+    for tokens in names:
+        start = time.process_time()
+        loss = model.loss(tokens)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        seconds = time.process_time() - start
+        yield loss.data, seconds, elementary_operations(loss, len(optimizer.params))
+        del loss
+
+
+def compiled_steps(step: tg.CompiledStep, names: list[list[int]]):
+    """Yield ``(loss, seconds, None)`` for each compiled training step."""
+    with step:  # the numbers live in the step's flat lists until the last name
+        for tokens in names:
+            start = time.process_time()
+            loss = step(tokens)
+            yield loss, time.process_time() - start, None
+
+
+def compiled_comparison(docs: list[list[int]], vocab_size: int, names: list[list[int]]) -> None:
+    """The compiled step against the eager step, on the same names (see the docstring)."""
+    warm_up = one_name_per_length(docs)
+    total = len(warm_up) + len(names)
+    eager_model, compiled_model = (
+        GPT(vocab_size, n_embd=N_EMBD, n_head=N_HEAD, n_layer=N_LAYER, seed=42) for _ in range(2)
+    )
+    clock = BuildClock(compiled_model)
+    step = tg.compile_step(clock.loss, *adam_for(compiled_model, total))
+    eager = eager_steps(eager_model, warm_up + names, total)
+    compiled = compiled_steps(step, warm_up + names)
+    with clock.compiling():
+        built = [next(compiled)[0] for _ in warm_up]
+    build_seconds, tracing = step.build_seconds, clock.tracing
+    assert built == [next(eager)[0] for _ in warm_up], "the losses differ while building"
+
+    eager_rows: list[tuple] = []
+    compiled_rows: list[tuple] = []
+    for _ in range(0, len(names), TURN):
+        for rows, steps in ((eager_rows, eager), (compiled_rows, compiled)):
+            gc.collect()
+            rows += itertools.islice(steps, TURN)
+    compiled.close()  # leaves ``with step:``, which writes the numbers back to the Values
+    for a, b in zip(eager_rows, compiled_rows):
+        assert a[0].hex() == b[0].hex(), f"the losses differ: {a[0]!r} eager, {b[0]!r} compiled"
+    assert [p.data for p in eager_model.parameters()] == [
+        p.data for p in compiled_model.parameters()
+    ], "the weights differ after training"
+
+    programs = [p for ps in step.programs.values() for p in ps]
+    compiled_lines = {part.source: part.n_lines for p in programs for part in p.parts}
+    print(
+        f"\nthe compiled step, tg.compile_step(model.loss, optimizer, schedule), against the "
+        f"eager step\non {len(names)} names after {len(warm_up)} (one of each length, where "
+        f"it builds): losses and weights bit-identical at every step"
+    )
+    eager_ms, compiled_ms = (
+        statistics.median(seconds for _, seconds, _ in rows) * 1e3
+        for rows in (eager_rows, compiled_rows)
+    )
+    eager_ns, compiled_ns = (
+        statistics.median(
+            1e9 * seconds / ops for (_, seconds, _), (_, _, ops) in zip(rows, eager_rows)
+        )
+        for rows in (eager_rows, compiled_rows)
+    )
+    operations = statistics.median(ops for _, _, ops in eager_rows)
+    print(f"{'step':<10}{'ms per step':>13}{'ns per operation':>18}")
+    print(f"{'eager':<10}{eager_ms:>13.2f}{eager_ns:>18.1f}")
+    print(f"{'compiled':<10}{compiled_ms:>13.2f}{compiled_ns:>18.1f}")
+    print(
+        f"compiled is {eager_ms / compiled_ms:.1f}x faster per step (target: at least 4x); "
+        f"the straight-line floor is {FLOOR_NS[0]}-{FLOOR_NS[1]} ns per operation"
+    )
+    print(
+        f"elementary operations per step: median {operations:,.0f}, counted on the eager "
+        f"graph: forward one per node of 1-2 parents and k per fused node of k parents (a "
+        f"dot product of n terms is n multiplications and n additions), backward 2 per edge "
+        f"(local derivative times gradient, added), Adam {ADAM_OPERATIONS} per parameter"
+    )
+    print(
+        f"build: {build_seconds:.2f} s for {len(programs)} programs ({len(compiled_lines)} "
+        f"parts compiled, {sum(compiled_lines.values()):,} lines): tracing {tracing:.2f} s, "
+        f"writing the code {build_seconds - tracing - clock.compiling_seconds:.2f} s, "
+        f"Python's compile() {clock.compiling_seconds:.2f} s (wall clock)"
+    )
+
+
+# --------------------------------------------------------------------------- whole runs
+
+
+def gpt_run(compiled: bool, directory: Path) -> tuple[float, float, str, bytes]:
+    """One ``tinygrad-edu gpt --steps 1000 --no-progress [--compile]`` run in ``directory``:
+    its wall time, its processor time, what it printed, the bytes of its model.json."""
+    command = [sys.executable, "-m", "tinygrad_edu", "gpt", "--steps", "1000", "--no-progress"]
+    command += ["--out", "out"] + (["--compile"] if compiled else [])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, done.stdout, (directory / "out" / "model.json").read_bytes()
+
+
+def whole_runs(runs: int) -> None:
+    """Eager and compiled whole runs, taking turns: medians, and the same output."""
+    results: dict[bool, list[tuple[float, float, str, bytes]]] = {False: [], True: []}
+    for _ in range(runs):
+        for compiled in (False, True):
+            with tempfile.TemporaryDirectory(prefix="bench_gpt_") as directory:
+                results[compiled].append(gpt_run(compiled, Path(directory)))
+    eager, compiled = results[False], results[True]
+    same_lines = all(r[2] == eager[0][2] for r in eager + compiled)
+    same_bytes = all(r[3] == eager[0][3] for r in eager + compiled)
+    print(
+        f"\nwhole runs, tinygrad-edu gpt --steps 1000 --no-progress [--compile], taking turns, "
+        f"median of {runs}"
+    )
+    print(f"{'run':<10}{'wall s':>9}{'CPU s':>9}")
+    medians_of = {}
+    for name, rows in (("eager", eager), ("compiled", compiled)):
+        wall, cpu = (statistics.median(r[k] for r in rows) for k in (0, 1))
+        medians_of[name] = wall, cpu
+        print(f"{name:<10}{wall:>9.2f}{cpu:>9.2f}")
+    (eager_wall, eager_cpu), (compiled_wall, compiled_cpu) = medians_of.values()
+    print(
+        f"compiled is {eager_wall / compiled_wall:.2f}x faster in wall time, "
+        f"{eager_cpu / compiled_cpu:.2f}x in CPU time (target: at least 2x); "
+        f"printed lines {'identical' if same_lines else 'DIFFERENT'}, model.json "
+        f"{'byte-identical' if same_bytes else 'DIFFERENT'}"
+    )
+    assert same_lines and same_bytes, "the compiled run differs from the eager run"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50, help="training steps (names) per engine")
+    parser.add_argument("--runs", type=int, default=3, help="whole gpt runs of each kind")
     args = parser.parse_args()
     sys.setrecursionlimit(100_000)  # the classic recursive sort goes as deep as the graph
 
@@ -314,6 +552,10 @@ def main() -> None:
         print(f"{nodes[name]:>13,}{memory[name] / 2**20:>10.1f} MB")
     ratio = classic_times[0] / our_times[0]
     print(f"\ntinygrad_edu is {ratio:.1f}x faster per training step (target: at least 10x)")
+
+    compiled_comparison([tokenizer.encode(name) for name in docs], tokenizer.vocab_size, names)
+    if args.runs:
+        whole_runs(args.runs)
 
 
 if __name__ == "__main__":
