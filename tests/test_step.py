@@ -17,14 +17,16 @@ from tinygrad_edu.step import compile_step
 NAMES = ["anna", "bob", "christopher", "eve", "x", "anna", "zoe", "mo", "annabelle", "ed"]
 
 
-def _gpt_run(compiled: bool, names: list[str], *, buffered: bool = True) -> tuple:
+def _gpt_run(
+    compiled: bool, names: list[str], *, buffered: bool = True, backend: str = "python"
+) -> tuple:
     tokenizer = datasets.CharTokenizer.from_documents(NAMES)
     model = GPT(tokenizer.vocab_size, n_embd=8, n_head=2, block_size=8, seed=3)
     optimizer = Adam(model.parameters(), lr=0.01, betas=(0.85, 0.99))
     schedule = LinearLR(optimizer, total_steps=len(names))
     losses = []
     if compiled:
-        step = compile_step(model.loss, optimizer, schedule)
+        step = compile_step(model.loss, optimizer, schedule, backend=backend)
         with step if buffered else _nothing():
             losses = [step(tokenizer.encode(name)) for name in names]
     else:
@@ -62,6 +64,27 @@ def test_compiled_gpt_steps_equal_eager_bit_for_bit(buffered):
     assert compiled[1] == eager[1]  # every parameter's number
     assert compiled[2] == eager[2]  # every gradient of the last step
     assert compiled[3] == eager[3] and compiled[4] == eager[4]  # Adam's and the schedule's state
+
+
+def test_compiled_gpt_steps_in_c_equal_eager_bit_for_bit(c_compiler, tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYGRAD_EDU_CACHE_DIR", str(tmp_path))  # built here, not cached
+    names = NAMES * 2
+    eager = _gpt_run(False, names)
+    for buffered in (True, False):
+        assert _gpt_run(True, names, buffered=buffered, backend="c") == eager
+
+
+def test_the_loss_alone_is_the_eager_loss():
+    tokenizer = datasets.CharTokenizer.from_documents(NAMES)
+    model = GPT(tokenizer.vocab_size, n_embd=8, n_head=2, block_size=8, seed=5)
+    step = compile_step(model.loss, Adam(model.parameters()))
+    step(tokenizer.encode("anna"))  # one step: the weights move
+    before = set(step._parts)
+    for name in NAMES:  # lengths trained on and new ones
+        tokens = tokenizer.encode(name)
+        assert step.loss(tokens) == model.loss(tokens).data
+    compiled = set(step._parts) - before
+    assert compiled and all("# backward_" not in source for source in compiled)
 
 
 def test_one_program_per_length_shares_parts_and_reads_tokens():

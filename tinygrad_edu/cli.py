@@ -734,13 +734,15 @@ def _add_gpt_command(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         action="store_true",
         help="run each training step as compiled float code (tg.compile_step: forward, "
         "backward and Adam's update, one program per name length): the same numbers, bit "
-        "for bit, and the same model.json, several times faster",
+        "for bit, and the same model.json; a step is about 1.7 times faster in Python, 17 "
+        "times in C (--backend c), after a build of a few seconds",
     )
     gpt.add_argument(
         "--backend",
-        choices=("python",),
-        help="with --compile: python (the compiled GPT step runs as Python; C programs are "
-        "for tg.compile and train --compile --backend c)",
+        choices=BACKENDS,
+        help="with --compile: python (the default, works everywhere) or c (the step "
+        "compiled by the system's C compiler, gcc or clang: faster again, the same numbers "
+        "bit for bit; built parts are cached on disk)",
     )
     gpt.add_argument(
         "--resume",
@@ -832,7 +834,11 @@ def _run_gpt(args: argparse.Namespace) -> int:
             raise _InputError(
                 f"--backend {args.backend}: only with --compile (it compiles the step)"
             )
-        step = compile_step(run.model.loss, run.optimizer, run.schedule) if args.compile else None
+        step = None
+        if args.compile:
+            step = compile_step(
+                run.model.loss, run.optimizer, run.schedule, backend=args.backend or "python"
+            )
         _train_gpt(
             run, train_names, stop, progress=args.progress and sys.stderr.isatty(), step=step
         )
@@ -858,6 +864,8 @@ def _run_gpt(args: argparse.Namespace) -> int:
         return 130
     except ArithmeticError as error:  # training diverged: the learning rate is too large
         raise _InputError(str(error)) from None
+    except CompilerNotFoundError as error:
+        raise _InputError(str(error)) from None  # says what to install
     written = _save_gpt(run, path)
     later = f" (continue with --resume {written})" if run.done < steps else ""
     print(f"wrote {written}{later}")

@@ -355,6 +355,14 @@ class Adam(Optimizer):
         # kept only once the step has succeeded
         self.t, self.steps, self.m, self.v = self.t + 1, steps, m, v
 
+    def _factors(self, t: int) -> tuple[float, float, float, float]:
+        """The numbers the update at step ``t`` shares by all parameters: the step size
+        and the correction of sqrt(v) (the bias corrections folded in, as PyTorch does),
+        ``1 - beta1`` and ``1 - beta2`` (computed once, not once per parameter)."""
+        step_size = self.lr / (1.0 - self.beta1**t)
+        v_correction = math.sqrt(1.0 - self.beta2**t)
+        return step_size, v_correction, 1.0 - self.beta1, 1.0 - self.beta2
+
     def _update(
         self, data: list[float], grads: list[float], m: list[float], v: list[float], t: int
     ) -> tuple[list[float], list[float], list[float]]:
@@ -364,13 +372,10 @@ class Adam(Optimizer):
         (:mod:`tinygrad_edu.step`) runs the very same update on its flat lists.
         """
         beta1, beta2 = self.beta1, self.beta2
-        # The bias corrections folded into the step size and into sqrt(v), as PyTorch does.
-        step_size = self.lr / (1.0 - beta1**t)
-        v_correction = math.sqrt(1.0 - beta2**t)
+        step_size, v_correction, rest1, rest2 = self._factors(t)
         if self.weight_decay:
             grads = [g + self.weight_decay * p for p, g in zip(data, grads)]
         # One list per quantity: each line is the formula above, and the loops run fast.
-        rest1, rest2 = 1.0 - beta1, 1.0 - beta2  # computed once, not once per parameter
         m = [beta1 * m_i + rest1 * g for m_i, g in zip(m, grads)]
         v = [beta2 * v_i + rest2 * g * g for v_i, g in zip(v, grads)]
         eps, sqrt = self.eps, math.sqrt

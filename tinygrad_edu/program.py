@@ -135,9 +135,22 @@ def _own(o: str, what: str) -> str:
     return f"_{o}_{what}"
 
 
-def _largest(values: list[str]) -> str:
-    """``max`` of the values, as the op's forward computes it (``max`` of one is itself)."""
-    return f"max({', '.join(values)})" if len(values) > 1 else values[0]
+class Syntax(NamedTuple):
+    """How a language writes what a few rules need beyond arithmetic and calls: Python's
+    (:data:`PYTHON`) here, C's in :mod:`tinygrad_edu.step` (for its C programs)."""
+
+    choose: Callable[[str, str, str], str]  # (condition, if true, if false)
+    largest: Callable[[list[str]], str]  # the first largest, as Python's max() picks it
+    any_of: Callable[[list[str]], str]  # conditions, one true
+    nonzero: Callable[[str], str]  # a number's truth
+
+
+PYTHON = Syntax(
+    choose=lambda c, yes, no: f"({yes} if {c} else {no})",
+    largest=lambda values: f"max({', '.join(values)})" if len(values) > 1 else values[0],
+    any_of=" or ".join,
+    nonzero=lambda x: x,
+)
 
 
 def _weighted_sum_forward(a: list[str], o: str) -> list[ForwardLine]:
@@ -162,22 +175,22 @@ def _dot_contribution(a: list[str], o: str, i: int, g: str) -> str:
     return f"{a[i + n] if i < n else a[i - n]} * {g}"  # d/da_i = b_i, d/db_i = a_i
 
 
-def _logsumexp_forward(a: list[str], o: str) -> list[ForwardLine]:
+def _logsumexp_forward(a: list[str], o: str, syntax: Syntax = PYTHON) -> list[ForwardLine]:
     """``top = max(a)``, then ``log(e^(a_1 - top) + ...) + top``, as the op computes it."""
     top, total = _own(o, "top"), _own(o, "sum")
     terms = [f"exp({x} - {top})" for x in a]
     sums = [(total, line) for line in _chained(terms, total)]
-    return [(top, _largest(a)), *sums, f"log({total}) + {top}"]
+    return [(top, syntax.largest(a)), *sums, f"log({total}) + {top}"]
 
 
-def _softmax_dot_forward(a: list[str], o: str) -> list[ForwardLine]:
+def _softmax_dot_forward(a: list[str], o: str, syntax: Syntax = PYTHON) -> list[ForwardLine]:
     """The weights ``w_i = softmax(scale * s)_i`` (the largest score subtracted first),
     then ``w_1 v_1 + w_2 v_2 + ...``: the op's own steps, each a line."""
     n = (len(a) - 1) // 2
     scores, values, scale = a[:n], a[n : 2 * n], a[2 * n]
     top, total = _own(o, "top"), _own(o, "sum")
     exps = [_own(o, f"e{i + 1}") for i in range(n)]
-    lines: list[ForwardLine] = [(top, _largest(scores))]
+    lines: list[ForwardLine] = [(top, syntax.largest(scores))]
     lines += [(e, f"exp(({s} - {top}) * {scale})") for e, s in zip(exps, scores)]
     lines += [(total, line) for line in _chained(exps, total)]
     lines += [(_own(o, f"w{i + 1}"), f"{e} / {total}") for i, e in enumerate(exps)]
@@ -192,36 +205,66 @@ def _softmax_dot_contribution(a: list[str], o: str, i: int, g: str) -> str:
     return f"{_own(o, f'w{i - n + 1}')} * {g}"
 
 
-def _on_products(weights: list[str], inputs: list[str]) -> list[str]:
+def _on_products(weights: list[str], inputs: list[str], syntax: Syntax) -> list[str]:
     """``w * h`` for a unit that is on (``h > 0``), else ``-0.0``: adding ``-0.0`` leaves
     every float as it is (``x + -0.0`` is ``x``, ``0.0`` included), so a sum of these
     is the sum of the products of the units that are on, in order."""
-    return [f"({w} * {h} if {h} > 0.0 else -0.0)" for w, h in zip(weights, inputs)]
+    return [syntax.choose(f"{h} > 0.0", f"{w} * {h}", "-0.0") for w, h in zip(weights, inputs)]
 
 
-def _relu_dot_forward(a: list[str], o: str) -> list[ForwardLine]:
+def _relu_dot_forward(a: list[str], o: str, syntax: Syntax = PYTHON) -> list[ForwardLine]:
     """Products of the units that are on, added in order; 0.0 if none is on (the sum of
     ``-0.0`` terms alone would be ``-0.0``)."""
     n = len(a) // 2
-    anyone_on = " or ".join(f"{h} > 0.0" for h in a[n:])
-    return [*_chained(_on_products(a[:n], a[n:]), o), f"{o} if {o} or {anyone_on} else 0.0"]
+    kept = syntax.any_of([syntax.nonzero(o), *(f"{h} > 0.0" for h in a[n:])])
+    return [*_chained(_on_products(a[:n], a[n:], syntax), o), syntax.choose(kept, o, "0.0")]
 
 
-def _relu_weighted_sum_forward(a: list[str], o: str) -> list[ForwardLine]:
+def _relu_weighted_sum_forward(
+    a: list[str], o: str, syntax: Syntax = PYTHON
+) -> list[ForwardLine]:
     n = (len(a) - 1) // 2
-    return _chained([a[n], *_on_products(a[:n], a[n + 1 :])], o)
+    return _chained([a[n], *_on_products(a[:n], a[n + 1 :], syntax)], o)
 
 
-def _relu_slope(a: list[str], i: int, n: int, bias: int, g: str) -> str:
+def _relu_slope(a: list[str], i: int, bias: int, g: str, syntax: Syntax = PYTHON) -> str:
     """d/dw_j = h_j and d/dh_j = w_j for a unit that is on, 0.0 for one that is off;
     d/db = 1 (``bias`` is 1 with a bias, operands w, b, h; 0 without, operands w, h)."""
+    n = (len(a) - bias) // 2
     if bias and i == n:
         return g
     if i < n:
         h = a[i + n + bias]
-        return f"({h} if {h} > 0.0 else 0.0) * {g}"
+        return f"{syntax.choose(f'{h} > 0.0', h, '0.0')} * {g}"
     h, w = a[i], a[i - n - bias]
-    return f"({w} if {h} > 0.0 else 0.0) * {g}"
+    return f"{syntax.choose(f'{h} > 0.0', w, '0.0')} * {g}"
+
+
+def fused_rules(syntax: Syntax) -> dict[Op | tuple[str | None, ...], tuple[Forward, Contribution]]:
+    """The rules of the fused ops (:mod:`tinygrad_edu.fused`) and of the layers' ops (by
+    :func:`~tinygrad_edu.program_c.rule_key`), written with ``syntax``."""
+    layers = "tinygrad_edu.nn.layers"
+    return {
+        fused.WEIGHTED_SUM: (_weighted_sum_forward, _weighted_sum_contribution),
+        fused.DOT: (_dot_forward, _dot_contribution),
+        fused.SUM: (lambda a, o: _chained(a, o), lambda a, o, i, g: g),
+        fused.LOGSUMEXP: (
+            lambda a, o: _logsumexp_forward(a, o, syntax),
+            lambda a, o, i, g: f"exp({a[i]} - {o}) * {g}",
+        ),
+        fused.SOFTMAX_DOT: (
+            lambda a, o: _softmax_dot_forward(a, o, syntax),
+            _softmax_dot_contribution,
+        ),
+        (layers, "_relu_dot_forward", "_relu_dot_derivative"): (
+            lambda a, o: _relu_dot_forward(a, o, syntax),
+            lambda a, o, i, g: _relu_slope(a, i, 0, g, syntax),
+        ),
+        (layers, "_relu_weighted_sum_forward", "_relu_weighted_sum_derivative"): (
+            lambda a, o: _relu_weighted_sum_forward(a, o, syntax),
+            lambda a, o, i, g: _relu_slope(a, i, 1, g, syntax),
+        ),
+    }
 
 
 _RULES: dict[Op, tuple[Forward, Contribution]] = {
@@ -254,30 +297,15 @@ _RULES: dict[Op, tuple[Forward, Contribution]] = {
     ),
     engine.SIN: (lambda a, o: [f"sin({a[0]})"], lambda a, o, i, g: f"cos({a[0]}) * {g}"),
     engine.COS: (lambda a, o: [f"cos({a[0]})"], lambda a, o, i, g: f"(-sin({a[0]})) * {g}"),
-    fused.WEIGHTED_SUM: (_weighted_sum_forward, _weighted_sum_contribution),
-    fused.DOT: (_dot_forward, _dot_contribution),
-    fused.SUM: (lambda a, o: _chained(a, o), lambda a, o, i, g: g),
-    fused.LOGSUMEXP: (_logsumexp_forward, lambda a, o, i, g: f"exp({a[i]} - {o}) * {g}"),
-    fused.SOFTMAX_DOT: (_softmax_dot_forward, _softmax_dot_contribution),
 }
-
-# The ops of the layers above this module, known by the module and names of their rules
-# (see program_c.rule_key), as this module may not import them.
-_ABOVE: dict[tuple[str | None, ...], tuple[Forward, Contribution]] = {
-    ("tinygrad_edu.nn.layers", "_relu_dot_forward", "_relu_dot_derivative"): (
-        _relu_dot_forward,
-        lambda a, o, i, g: _relu_slope(a, i, len(a) // 2, 0, g),
-    ),
-    ("tinygrad_edu.nn.layers", "_relu_weighted_sum_forward", "_relu_weighted_sum_derivative"): (
-        _relu_weighted_sum_forward,
-        lambda a, o, i, g: _relu_slope(a, i, (len(a) - 1) // 2, 1, g),
-    ),
-}
+# The fused ops, and the ops of the layers above this module, known by the module and
+# names of their rules (see program_c.rule_key), as this module may not import them.
+_FUSED_RULES = fused_rules(PYTHON)
 
 
 def _rule(op: Op) -> tuple[Forward, Contribution] | None:
     """How the program writes ``op`` out, or None: then it calls the op's own functions."""
-    return _RULES.get(op) or _ABOVE.get(program_c.rule_key(op))
+    return _RULES.get(op) or _FUSED_RULES.get(op) or _FUSED_RULES.get(program_c.rule_key(op))
 
 
 # Ops whose result can leave the float64 range without raising (x * y, x / tiny, ...),

@@ -161,9 +161,10 @@ def library_path(source: str) -> Path:
     return library
 
 
-def load(source: str) -> Callable[[Any], int]:
-    """The compiled program: ``run(tape)`` fills the tape and returns 1 if all is finite."""
-    run = ctypes.CDLL(str(library_path(source))).tg_run
+def load(source: str, symbol: str = "tg_run") -> Callable[[Any], int]:
+    """The compiled program: ``run(tape)`` fills the tape and returns 1 if all is finite
+    (``symbol`` names the function, in a library of several)."""
+    run = getattr(ctypes.CDLL(str(library_path(source))), symbol)
     run.restype = ctypes.c_int
     run.argtypes = [ctypes.POINTER(ctypes.c_double)]
     return run

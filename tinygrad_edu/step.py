@@ -46,14 +46,19 @@ error (or gives the eager answer).
 from __future__ import annotations
 
 import builtins
+import ctypes
+import hashlib
 import inspect
 import keyword
 import math
+import os
+import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tinygrad_edu import fused, program
+from tinygrad_edu import fused, program, program_c
 from tinygrad_edu.engine import Op, Value, enable_grad, topological_order
 from tinygrad_edu.grad_mode import no_grad, tracing
 from tinygrad_edu.integer_inputs import IntegerInput, Recording, recording
@@ -67,6 +72,80 @@ _PICK_RULE = (
     lambda a, o: [f"({', '.join(a[:-1])},)[{a[-1]}]"],
     lambda a, o, i, g: f"(1.0 if {a[-1]} == {i} else 0.0) * {g}",
 )
+
+
+# How C writes what the fused ops' rules need beyond arithmetic (see program.Syntax).
+_C = program.Syntax(
+    choose=lambda c, yes, no: f"({c} ? {yes} : {no})",
+    largest=lambda v: (
+        f"max_of({len(v)}, (const double[]){{{', '.join(v)}}})" if len(v) > 1 else v[0]
+    ),
+    any_of=lambda conditions: f"({' || '.join(conditions)})",
+    nonzero=lambda x: f"{x} != 0.0",
+)
+_C_FUSED_RULES = program.fused_rules(_C)
+_C_PICK_RULE = (
+    lambda a, o: [f"((const double[]){{{', '.join(a[:-1])}}})[{a[-1]}]"],
+    lambda a, o, i, g: f"({a[-1]} == {i} ? 1.0 : 0.0) * {g}",
+)
+_C_MAX = """
+/* Python's max(): the first of the largest (a later one replaces it only if greater) */
+static double max_of(int n, const double *x) {
+    double m = x[0];
+    for (int i = 1; i < n; i++) if (x[i] > m) m = x[i];
+    return m;
+}
+"""
+
+# What a library of parts starts with: the C rules' functions and Python's max().
+_C_LIBRARY_HEAD = program_c._PREAMBLE + _C_MAX
+_C_RUN = re.compile(r"^int (p\w+_run)\(", re.MULTILINE)  # a part's function
+
+
+def _checked(run_c: Callable[[Any], int]) -> Callable[[Any], float]:
+    """A C part as the Python parts are: 0.0 if every number it made is finite, else nan."""
+
+    def run(tape: Any) -> float:
+        return 0.0 if run_c(tape) else math.nan
+
+    return run
+
+
+#: Adam's numbers shared by all parameters, on the tape of a C step after m and v:
+#: beta1, beta2, the step size, the correction of sqrt(v), 1 - beta1, 1 - beta2, eps and
+#: the weight decay (see :meth:`Adam._factors`).
+_ADAM_FACTORS = 8
+
+
+def _adam_source(n: int) -> str:
+    """Adam's update of ``n`` parameters in C: the formula of :meth:`Adam._update`, the
+    same float operations in the same order, written to spare room first and copied in
+    only if every new number is finite (else 0: the eager step gives the error)."""
+    return f"""{program_c.comment(f"Adam's update of {n} parameters, as tinygrad_edu.optim.Adam")}
+#include <math.h>
+#include <string.h>
+int tg_run(double *t) {{
+    const long n = {n};
+    double *p = t, *g = t + n, *m = t + 2 * n, *v = t + 3 * n, *f = t + 4 * n;
+    double *new_m = f + {_ADAM_FACTORS}, *new_v = new_m + n, *new_p = new_v + n;
+    const double beta1 = f[0], beta2 = f[1], step_size = f[2], v_correction = f[3];
+    const double rest1 = f[4], rest2 = f[5], eps = f[6], weight_decay = f[7];
+    double zero = 0.0;
+    for (long i = 0; i < n; i++) {{
+        double grad = g[i];
+        if (weight_decay != 0.0) grad = grad + weight_decay * p[i];
+        new_m[i] = beta1 * m[i] + rest1 * grad;
+        new_v[i] = beta2 * v[i] + rest2 * grad * grad;
+        new_p[i] = p[i] - step_size * (new_m[i] / (sqrt(new_v[i]) / v_correction + eps));
+        zero += new_v[i] * 0.0 + new_p[i] * 0.0;
+    }}
+    if (zero != 0.0) return 0;
+    memcpy(m, new_m, n * sizeof(double));
+    memcpy(v, new_v, n * sizeof(double));
+    memcpy(p, new_p, n * sizeof(double));
+    return 1;
+}}
+"""
 
 
 class _Line:
@@ -176,7 +255,10 @@ class CompiledStep:
         loss_fn: Callable[..., Value],
         optimizer: Adam,
         schedule: LRScheduler | None = None,
+        *,
+        backend: str = "python",
     ) -> None:
+        program._check_backend("compile_step", backend)
         if not callable(loss_fn):
             raise TypeError(
                 f"compile_step: loss_fn must be a function, got {type(loss_fn).__name__}"
@@ -192,9 +274,17 @@ class CompiledStep:
         self.params: list[Value] = list(optimizer.params)
         self._index = {p: i for i, p in enumerate(self.params)}
         n = len(self.params)
-        self._tape: list[Any] = [0.0] * (2 * n)
+        self.backend = backend
+        # The tape: the parameters, their gradients, then (in C) Adam's moments m and v,
+        # its factors and room for a new m, v and parameters; then the programs' names.
+        self._size = 2 * n if backend == "python" else 7 * n + _ADAM_FACTORS
+        self._tape: Any = [0.0] * self._size
+        if backend == "c":
+            self._tape = (ctypes.c_double * self._size)()
+            self._adam = program_c.load(_adam_source(n))
         self._zeros = [0.0] * n
         self._slots: dict[str, int] = {}
+        self._constants: dict[int, float] = {}  # slot: number, for C's loops
         self._parts: dict[str, Callable[[list], float]] = {}  # compiled parts, by source
         self._written: dict[tuple, tuple[str, str, int]] = {}  # parts' source, by graph
         self._namespace: dict[str, Any] = dict(program._CALLED)
@@ -208,16 +298,22 @@ class CompiledStep:
     # ----------------------------------------------------------------- the numbers
 
     def _load(self) -> None:
-        """The parameters' numbers into the tape."""
-        self._tape[: len(self.params)] = [p._data for p in self.params]
+        """The parameters' numbers (and in C, Adam's moments) into the tape."""
+        n = len(self.params)
+        self._tape[:n] = [p._data for p in self.params]
+        if self.backend == "c":
+            self._tape[2 * n : 4 * n] = [*self.optimizer.m, *self.optimizer.v]
 
     def sync(self) -> None:
-        """Write the parameters' numbers and gradients from the tape to their Values."""
+        """Write the parameters' numbers and gradients (and in C, Adam's moments) from the
+        tape to their Values (and to the optimizer)."""
         n = len(self.params)
         tape = self._tape
         for p, x, g in zip(self.params, tape[:n], tape[n : 2 * n]):
             p._data = x
             p.grad = g + 0.0  # backward() never leaves a gradient at -0.0
+        if self.backend == "c":
+            self.optimizer.m, self.optimizer.v = tape[2 * n : 3 * n], tape[3 * n : 4 * n]
 
     def __enter__(self) -> CompiledStep:
         self._load()
@@ -233,6 +329,7 @@ class CompiledStep:
     def __call__(self, *args: Any) -> float:
         """One training step on ``args``; returns the loss (see the class docstring)."""
         built = self._inputs(args)
+        self._prebuild(built.parts)
         tape = self._tape
         n = len(self.params)
         tape[n : 2 * n] = self._zeros  # zero_grad()
@@ -249,11 +346,31 @@ class CompiledStep:
             self.sync()
         return loss
 
+    def _prebuild(self, parts: list[_Part]) -> None:
+        """Build the C of ``parts`` not built yet: all in a few libraries, one per core,
+        built at once (the compiler runs in processes of its own)."""
+        if self.backend != "c":
+            return
+        new = list(dict.fromkeys(part.source for part in parts if part.source not in self._parts))
+        if not new:
+            return
+        start = _clock()
+        groups = [new[k :: os.cpu_count() or 1] for k in range(min(len(new), os.cpu_count() or 1))]
+        libraries = [_C_LIBRARY_HEAD + "\n".join(group) for group in groups]
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            list(pool.map(program_c.library_path, libraries))
+        for group, library in zip(groups, libraries):
+            for source in group:
+                run_c = program_c.load(library, _C_RUN.search(source).group(1))
+                self._parts[source] = _checked(run_c)
+        self.build_seconds += _clock() - start
+
     def loss(self, *args: Any) -> float:
         """The loss at ``args``, forward only: ``loss_fn(*args).data``, bit for bit, with no
         gradient and no update (an evaluation on held-out data, say). It runs the forward
         parts of the programs the steps built, and builds those of a new length."""
         built = self._inputs(args)
+        self._prebuild(built.parts[: built.n_forward])
         tape = self._tape
         try:
             total = 0.0
@@ -271,7 +388,10 @@ class CompiledStep:
         arguments written to its tape."""
         flat = _flatten(list(args))
         built = self._program(_shape(args), args, [x for _, x in flat if type(x) is int])
+        self._grow()
         tape = self._tape
+        for slot, c in self._constants.items():
+            tape[slot] = c
         if not self._buffered:
             self._load()
         for slot, path in built.integers:
@@ -290,11 +410,24 @@ class CompiledStep:
         if len(set(opt.steps)) != 1:  # after updates that skipped some parameters
             return False
         t = opt.steps[0] + 1
-        m, v, new_data = opt._update(tape[:n], tape[n : 2 * n], opt.m, opt.v, t)
-        if not (all(map(math.isfinite, v)) and all(map(math.isfinite, new_data))):
-            return False
-        tape[:n] = new_data
-        opt.t, opt.steps, opt.m, opt.v = opt.t + 1, [t] * n, m, v
+        if self.backend == "c":  # the same formula in C, on the tape (see _adam_source)
+            factors = opt._factors(t)
+            tape[4 * n : 4 * n + _ADAM_FACTORS] = [
+                opt.beta1,
+                opt.beta2,
+                *factors,
+                opt.eps,
+                opt.weight_decay,
+            ]
+            if not self._adam(tape):
+                return False
+            opt.t, opt.steps = opt.t + 1, [t] * n
+        else:
+            m, v, new_data = opt._update(tape[:n], tape[n : 2 * n], opt.m, opt.v, t)
+            if not (all(map(math.isfinite, v)) and all(map(math.isfinite, new_data))):
+                return False
+            tape[:n] = new_data
+            opt.t, opt.steps, opt.m, opt.v = opt.t + 1, [t] * n, m, v
         if self.schedule is not None:
             self.schedule.step()
         return True
@@ -340,9 +473,9 @@ class CompiledStep:
             raise TypeError(f"compile_step: loss_fn must return a Value, got {type(out).__name__}")
         guards = list(dict.fromkeys(found.guards))  # before writing reads an input by mistake
         floats = {v: path for (path, _), v in zip(flat, traced) if isinstance(v, Value)}
-        writer = _Writer(self, out, found, floats)
-        parts = [_Part(name, source, n, self._function) for name, source, n in writer.parts()]
         integer_names = [v.name for v in traced if isinstance(v, IntegerInput)]
+        writer = _Writer(self, out, found, floats, integer_names)
+        parts = [_Part(name, source, n, self._function) for name, source, n in writer.parts()]
         guard_text = " and ".join(guards) or "True"
         guard_source = f"def guards({', '.join(integer_names)}):\n    return {guard_text}"
         namespace: dict[str, Any] = {}
@@ -375,9 +508,25 @@ class CompiledStep:
         """The tape slot of a name (the same name, the same slot, in every program)."""
         slot = self._slots.get(name)
         if slot is None:
-            slot = self._slots[name] = len(self._tape)
-            self._tape.append(0.0)
+            slot = self._slots[name] = self._size
+            self._size += 1
         return slot
+
+    def _constant(self, c: float) -> int:
+        """The slot of a constant that a fused op's C loop reads (a softmax's scale)."""
+        name = f"{c!r} (constant)"
+        if name not in self._slots:
+            self._constants[self._slot(name)] = c
+        return self._slots[name]
+
+    def _grow(self) -> None:
+        """Make the tape as long as the slots the programs use (a new array for C)."""
+        if self.backend == "python":
+            self._tape += [0.0] * (self._size - len(self._tape))
+        elif len(self._tape) < self._size:
+            bigger = (ctypes.c_double * (self._size + self._size // 2))()
+            ctypes.memmove(bigger, self._tape, ctypes.sizeof(self._tape))
+            self._tape = bigger
 
     def _op_functions(self, op: Op, n_parents: int) -> str:
         """The name a part calls an op without a rule by (``_op0``), its functions installed."""
@@ -396,8 +545,13 @@ class CompiledStep:
         run = self._parts.get(source)
         if run is None:
             start = _clock()
-            exec(builtins.compile(source, f"<step part {name}>", "exec"), self._namespace)
-            run = self._parts[source] = self._namespace.pop("part")
+            if self.backend == "c":
+                library = _C_LIBRARY_HEAD + source
+                run = _checked(program_c.load(library, _C_RUN.search(source).group(1)))
+            else:
+                exec(builtins.compile(source, f"<step part {name}>", "exec"), self._namespace)
+                run = self._namespace.pop("part")
+            self._parts[source] = run
             self.build_seconds += _clock() - start
         return run
 
@@ -446,11 +600,18 @@ class _Writer:
     """Writes a traced step's graph as parts: forward and backward of each position."""
 
     def __init__(
-        self, step: CompiledStep, out: Value, found: Recording, floats: dict[Value, tuple]
+        self,
+        step: CompiledStep,
+        out: Value,
+        found: Recording,
+        floats: dict[Value, tuple],
+        integers: list[str],
     ) -> None:
         if not out.parents:
             raise ValueError("compile_step: the loss is a leaf; there is nothing to differentiate")
         self.step, self.found, self.out, self.n = step, found, out, len(step.params)
+        self.c = step.backend == "c"
+        self.integers = set(integers)
         self.order = order = topological_order(out)
         self.name: dict[Value, str] = {}
         self.stand_in: dict[str, Value] = {}
@@ -469,6 +630,7 @@ class _Writer:
                 self.name[node] = f"c{k}"
                 self.others.append(node)
         self.n_operations = sum(1 for node in order if node.parents)
+        self.tape_names = set(self.name.values())
         self.ends = _segment_ends(order, out, {node: k for k, node in enumerate(order)})
         self.segment: dict[Value, int] = {}
         start = 0
@@ -495,7 +657,23 @@ class _Writer:
         return names
 
     def rule(self, node: Value) -> tuple[Callable, Callable] | None:
-        return _PICK_RULE if node._op is fused.PICK else program._rule(node._op)
+        op = node._op
+        if self.c:  # the C rules: program_c's for the engine's ops, the fused ops' own
+            if op is fused.PICK:
+                return _C_PICK_RULE
+            found = program_c._RULES.get(op)
+            if found is not None:
+                forward, contribution = found
+                return (lambda a, o: [forward(a)]), contribution
+            found = _C_FUSED_RULES.get(op) or _C_FUSED_RULES.get(program_c.rule_key(op))
+            if found is None:
+                raise TypeError(
+                    f"compile_step(backend='c'): node {self.name[node]} "
+                    f"({program_c.comment(op.name)[3:-3]}) is an op of your own, written in "
+                    "Python, with no C rule; use backend='python' to run it"
+                )
+            return found
+        return _PICK_RULE if op is fused.PICK else program._rule(op)
 
     def forward_lines(self, node: Value) -> list[tuple[str, str, str]]:
         """(target, expression, comment) of the node's forward lines."""
@@ -627,12 +805,15 @@ class _Writer:
                 lines.append(
                     " = ".join([*(f"t[{self.step._slot(g)}]" for g in zeroed[k : k + 16]), "0.0"])
                 )
+        self.arrays: list[str] = []  # C: the index arrays of the fused ops' loops
         for node in forward or ():
-            for target, expression, comment in self.forward_lines(node):
+            for target, expression, comment in self.c_loop(node) or self.forward_lines(node):
                 self.load_all(expression, loads, defined)
                 defined.add(target)
                 lines.append(f"{target} = {expression}  # {comment}")
-            if self.may_overflow(node):
+                if self.c:  # C raises nothing: every number it makes is checked
+                    checked.append(target)
+            if self.may_overflow(node) and not self.c:
                 checked.append(self.name[node])
         if not root:
             stores += sorted(defined, key=_natural)
@@ -644,30 +825,89 @@ class _Writer:
         for node in reversed(backward or ()):
             g = f"g_{self.name[node]}"
             self.load(g, loads, defined)  # all its contributions came from other parts
+            part = (loads, defined, lines, stores, root)
+            if self.c_loop(node):  # C: one call adds every contribution, in order
+                targets = [self.target(parent, part) for parent in node.parents]
+                lines.append(self.c_backward_loop(node, targets, g))
+                continue
             for parent, expression in zip(node.parents, self.contributions(node, g)):
-                target = self.adjoint(parent)
-                if target is None:
+                found = self.target(parent, part)
+                if found is None:
                     continue
                 self.load_all(expression, loads, defined)
-                if not parent.parents:  # a parameter's gradient on the tape
-                    self.load_all(target, loads, defined)
-                    assign = "+="
-                elif target in defined:
-                    assign = "+="
-                elif parent in self.external:
-                    if root:
-                        lines.append(f"{target} = 0.0")
-                    else:
-                        self.load(target, loads, defined)
-                    assign = "+="
-                    stores.append(target)
-                else:
-                    assign = "="
-                if parent.parents:
-                    defined.add(target)
+                target, assign = found
                 comment = f"d {self.name[node]}/d {self.name[parent]} ({node._op.name})"
                 lines.append(f"{target} {assign} {expression}  # {comment}")
         return self.source(name, loads, lines, stores, checked)
+
+    def target(self, parent: Value, part: tuple) -> tuple[str, str] | None:
+        """Where the next contribution to ``parent`` goes in this part, and how: set
+        (``=``, the first of a node's adjoint made here), or added (``+=``: a parameter's
+        gradient, an adjoint this part or another has started); None for nowhere."""
+        loads, defined, lines, stores, root = part
+        target = self.adjoint(parent)
+        if target is None:
+            return None
+        if not parent.parents:  # a parameter's gradient on the tape
+            self.load_all(target, loads, defined)
+            return target, "+="
+        assign = "="
+        if target in defined:
+            assign = "+="
+        elif parent in self.external:  # other parts add to it too: kept on the tape
+            if root:
+                lines.append(f"{target} = 0.0")
+            else:
+                self.load(target, loads, defined)
+            assign = "+="
+            stores.append(target)
+        defined.add(target)
+        return target, assign
+
+    def c_loop(self, node: Value) -> list[tuple[str, str, str]] | None:
+        """In C, a fused op's forward as one call of its loop (``fw_dot(t, A3, 16)``,
+        see program_c), reading its operands' slots from an index array; None for an op
+        written line by line (and for one that reads a row by an integer input)."""
+        if not (self.c and node.parents):
+            return None
+        kind = program_c._rule(node._op)
+        if not isinstance(kind, str) or any(p in self.found.rows for p in node.parents):
+            return None
+        slots = [self.slot_of(p) for p in node.parents]
+        slots += [self.step._constant(c) for c in node.constants]
+        n = program_c._fused_n(kind, len(slots))
+        o = self.name[node]
+        return [(o, f"fw_{kind}(t, {self.array(slots)}, {n})", node._op.name)]
+
+    def c_backward_loop(self, node: Value, targets: list[tuple[str, str] | None], g: str) -> str:
+        kind = program_c._rule(node._op)
+        slots = [self.slot_of(p) for p in node.parents]
+        slots += [self.step._constant(c) for c in node.constants]
+        n = program_c._fused_n(kind, len(slots))
+        into = [
+            self.step._slot("_nowhere") if t is None else self.slot_of_text(t[0]) for t in targets
+        ]
+        first = [int(t is None or t[1] == "=") for t in targets]
+        o = self.name[node]
+        return (
+            f"bw_{kind}(t, {self.array(slots)}, {self.array(into)}, "
+            f"{self.array(first, 'unsigned char')}, {len(targets)}, {n}, {o}, {g})"
+            f"  # d {o}/d each operand ({node._op.name})"
+        )
+
+    def slot_of(self, x: Value) -> int:
+        """The tape slot of a node's number or a parameter's (not of a stand-in)."""
+        return self.step._index[x] if x in self.step._index else self.step._slot(self.name[x])
+
+    def slot_of_text(self, target: str) -> int:
+        """The slot of a contribution's target: ``t[812]`` or an adjoint's name."""
+        return int(target[2:-1]) if target.startswith("t[") else self.step._slot(target)
+
+    def array(self, values: list[int], kind: str = "int") -> str:
+        self.arrays.append(
+            f"static const {kind} @A{len(self.arrays)}[] = {{{', '.join(map(str, values))}}};"
+        )
+        return f"@A{len(self.arrays) - 1}"  # @: the part's own prefix (see c_source)
 
     def may_overflow(self, node: Value) -> bool:
         op = node._op
@@ -681,11 +921,66 @@ class _Writer:
         stores: list[str],
         checked: list[str],
     ) -> tuple[str, str, int]:
+        if self.c:
+            return self.c_source(name, lines, checked)
         body = [f"    {target} = {where}" for target, where in loads.items()]
         body += [f"    {line}" for line in lines]
         body += [f"    t[{self.step._slot(s)}] = {s}" for s in dict.fromkeys(stores)]
         body.append(f"    return sum(({', '.join(checked)}{',' if checked else ''}))")
         return name, f"def part(t):  # {name}\n" + "\n".join(body), len(body)
+
+    def in_c(self, text: str) -> str:
+        """A line's names as the tape's slots: ``v12`` is ``t[3012]``, an integer input
+        ``(long)t[57]``, a stand-in the number of the row its input names."""
+
+        def slot(match: re.Match) -> str:
+            name = match.group()
+            if name in self.integers:
+                return f"(long)t[{self.step._slot(name)}]"
+            stand_in = self.stand_in.get(name)
+            if stand_in is not None:
+                table, index, j = self.found.rows[stand_in]
+                where = f"(long)t[{self.step._slot(index.name)}]"
+                return f"t[{self.row_start(table)} + {where} * {len(table[0])} + {j}]"
+            if name in self.tape_names or name.startswith(("g_", "_v")):
+                return f"t[{self.step._slot(name)}]"
+            return name  # a C function (exp, max_of), a type
+
+        return program._IDENTIFIER.sub(slot, text)
+
+    def c_source(self, name: str, lines: list[str], checked: list[str]) -> tuple[str, str, int]:
+        """The part as C: each line with the Python line it is as its comment, in
+        functions of program_c.STATEMENTS_PER_FUNCTION lines, then the check that every
+        number the part made is finite."""
+        body = []
+        for line in lines:
+            code, _, note = line.partition("  # ")
+            shown = f"{code}  # {note}" if note else code
+            body.append(f"{self.in_c(code)}; {program_c.comment(shown)}")
+        size = program_c.STATEMENTS_PER_FUNCTION
+        functions = [
+            f"static void @f{k}(double *t) {{\n    " + "\n    ".join(body[i : i + size]) + "\n}"
+            for k, i in enumerate(range(0, len(body), size))
+        ]
+        slots = [str(self.step._slot(x)) for x in dict.fromkeys(checked)]
+        check = [
+            f"    static const int CHECK[] = {{{', '.join(slots)}}};",
+            f"    for (int i = 0; i < {len(slots)}; i++) zero += t[CHECK[i]] * 0.0;",
+        ]
+        run = [
+            "int @run(double *t) {",
+            *(f"    @f{k}(t);" for k in range(len(functions))),
+            "    double zero = 0.0;  /* 0.0 * x is 0 for every finite x, nan otherwise */",
+            *(check if slots else []),
+            "    return zero == 0.0;",
+            "}",
+        ]
+        header = program_c.comment(f"part {name} of a compiled training step (tinygrad_edu.step)")
+        text = "\n".join([header, *self.arrays, "", *functions, "", *run, ""])
+        # Its own names, from a hash of its code: parts built into one library stay apart.
+        prefix = "p" + hashlib.sha256(text.encode()).hexdigest()[:12] + "_"
+        source = text.replace("@", prefix)
+        return name, source, len(body)
 
 
 def _natural(name: str) -> tuple[str, int]:
@@ -711,7 +1006,11 @@ def _segment_ends(order: list[Value], out: Value, index: dict[Value, int]) -> li
 
 
 def compile_step(
-    loss_fn: Callable[..., Value], optimizer: Adam, schedule: LRScheduler | None = None
+    loss_fn: Callable[..., Value],
+    optimizer: Adam,
+    schedule: LRScheduler | None = None,
+    *,
+    backend: str = "python",
 ) -> CompiledStep:
     """A training step compiled to straight-line float code: see :class:`CompiledStep`.
 
@@ -724,4 +1023,4 @@ def compile_step(
             for name in names:
                 loss = step(tokenizer.encode(name))
     """
-    return CompiledStep(loss_fn, optimizer, schedule)
+    return CompiledStep(loss_fn, optimizer, schedule, backend=backend)
