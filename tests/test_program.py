@@ -411,7 +411,8 @@ def test_labels_that_are_not_names_are_renamed() -> None:
     a = Value(1.0, "class")  # a keyword
     program = tg.trace(lambda x: (x * a).relu() * Value(2.0, "two words"), 1.0)
     assert "class" not in program.source and "two words" not in program.source
-    assert "# p1 is 'class', p2 is 'two words'" in str(program)  # the listing says so
+    listing = str(program)  # the listing says which name stands for which
+    assert "#   p1     class\n" in listing and "#   p2     two words\n" in listing
     assert program(3.0) == (6.0, (2.0,))
     assert a.grad == 6.0
 
@@ -429,3 +430,25 @@ def test_big_programs_are_cut_into_parts_that_pass_values_on_the_tape(monkeypatc
     assert program.source.count("def part_") > 3
     assert "= t[" in program.source
     assert compiled(program, 0.75, 1.5) == eager(f, 0.75, 1.5)
+
+
+def test_a_models_listing_names_each_parameter_by_its_state_dict_name():
+    from tinygrad_edu.nn import MLP
+
+    model = MLP(2, [2, 1], seed=0)
+
+    def loss(x, y):
+        return (model([x, y]) - 1.0) ** 2
+
+    listing = str(tg.trace(loss, 0.5, 0.25)).splitlines()
+    names = dict(model.named_parameters())
+    shown = [line.split() for line in listing if line.startswith("    #   p")]
+    assert len(shown) == len(names)
+    assert all(label in names for _, _, label in shown)  # p1  layers.1.neurons.0.w.0
+
+
+def test_a_compiled_function_says_what_it_holds():
+    compiled = tg.compile(lambda x, y: x * y + x)
+    assert repr(compiled) == "<compiled <lambda> (python): 0 programs>"
+    compiled(1.0, 2.0)
+    assert repr(compiled) == "<compiled <lambda> (python): 1 program (2 arguments: 2 operations)>"

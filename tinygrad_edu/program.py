@@ -220,9 +220,7 @@ def _relu_dot_forward(a: list[str], o: str, syntax: Syntax = PYTHON) -> list[For
     return [*_chained(_on_products(a[:n], a[n:], syntax), o), syntax.choose(kept, o, "0.0")]
 
 
-def _relu_weighted_sum_forward(
-    a: list[str], o: str, syntax: Syntax = PYTHON
-) -> list[ForwardLine]:
+def _relu_weighted_sum_forward(a: list[str], o: str, syntax: Syntax = PYTHON) -> list[ForwardLine]:
     n = (len(a) - 1) // 2
     return _chained([a[n], *_on_products(a[:n], a[n + 1 :], syntax)], o)
 
@@ -621,15 +619,20 @@ class Program:
         """The Wengert list as text: the signature, the statements with comments, the return."""
         renamed = [
             f"{name_of[leaf]} is {leaf.label!r}"
-            for leaf in inputs
+            for leaf in inputs[: len(self.arg_names)]
             if leaf.label and leaf.label != name_of[leaf]
         ]
         lines = [f"def {self.name}({', '.join(self.arg_names)}):"]
         if renamed:  # a label that is not a safe name: say which name stands for it
             lines.append(f"    # {', '.join(renamed)}")
-        if self.parameters:
-            parameter_names = ", ".join(name_of[p] for p in self.parameters)
-            lines.append(f"    # parameters (read from their Values): {parameter_names}")
+        if self.parameters:  # one a line, with its label: a model's state_dict name
+            lines.append("    # parameters, read from their Values:")
+            lines += [
+                f"    #   {name_of[p]:<6} {_shown(p.label)}"
+                if p.label != name_of[p] and p.label
+                else f"    #   {name_of[p]}"
+                for p in self.parameters
+            ]
         forward = None
         for s in statements:
             if s.forward != forward:
@@ -1051,6 +1054,15 @@ class _Compiled:
         """Pickle ``f`` and the programs traced so far (see :meth:`Program.__reduce_ex__`)."""
         _check_picklable(self.function, f"the compiled {self.function.__name__}")
         return super().__reduce_ex__(protocol)
+
+    def __repr__(self) -> str:
+        """What it holds: ``<compiled loss (python): 1 program (2 arguments: 7 operations)>``."""
+        held = "; ".join(
+            f"{n} arguments: {p.n_operations} operations" for n, p in sorted(self.programs.items())
+        )
+        count = f"{len(self.programs)} program" + "s" * (len(self.programs) != 1)
+        name = getattr(self.function, "__name__", "f")
+        return f"<compiled {name} ({self.backend}): {count}" + (f" ({held})>" if held else ">")
 
     def __call__(self, *args: float) -> tuple[Any, tuple[float, ...]]:
         program = self.programs.get(len(args))
