@@ -378,3 +378,56 @@ def test_train_compiled_in_c_writes_the_eager_model(tmp_path: Path, c_compiler: 
     assert (tmp_path / "c" / "model.json").read_bytes() == (
         tmp_path / "eager" / "model.json"
     ).read_bytes()
+
+
+# --------------------------------------------------------------------------- --compile
+
+
+@pytest.mark.parametrize("backend", ["python", "c"])
+def test_gpt_compiled_prints_and_writes_what_the_eager_run_does(
+    backend: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    if backend == "c":
+        request.getfixturevalue("c_compiler")
+        monkeypatch.setenv("TINYGRAD_EDU_CACHE_DIR", str(tmp_path / "cache"))
+    runs = {}
+    for name, options in [("eager", []), ("compiled", ["--compile", "--backend", backend])]:
+        code, out, _ = gpt(
+            tmp_path, capsys, "--steps", "40", "--out", str(tmp_path / name), *options
+        )
+        assert code == 0
+        runs[name] = out.replace(str(tmp_path / name), "OUT")
+    assert runs["compiled"] == runs["eager"]  # step lines, held-out loss, samples
+    compiled = (tmp_path / "compiled" / "model.json").read_bytes()
+    assert compiled == (tmp_path / "eager" / "model.json").read_bytes()
+
+
+def test_gpt_compiled_run_stopped_and_resumed_equals_the_eager_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = gpt(tmp_path, capsys, "--steps", "30", "--out", str(tmp_path / "eager"))
+    assert code == 0
+    part = tmp_path / "part"
+    argv = ["--steps", "30", "--stop-after", "12", "--compile", "--out", str(part)]
+    assert gpt(tmp_path, capsys, *argv)[0] == 0
+    assert main(["gpt", "--resume", str(part / "model.json"), "--compile", "--no-progress"]) == 0
+    assert (part / "model.json").read_bytes() == (tmp_path / "eager" / "model.json").read_bytes()
+
+
+def test_without_a_c_compiler_gpt_says_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CC", "no-such-compiler-tinygrad")
+    monkeypatch.setenv("TINYGRAD_EDU_CACHE_DIR", str(tmp_path / "cache"))
+    program_c._compiler.cache_clear()
+    try:
+        code, _, err = gpt(tmp_path, capsys, "--steps", "2", "--compile", "--backend", "c")
+    finally:
+        program_c._compiler.cache_clear()
+    assert code == 2
+    error = err.splitlines()[-1]  # after the note on names longer than the context
+    assert error.startswith("tinygrad-edu gpt: error: ") and "no C compiler found" in error
