@@ -85,3 +85,20 @@ def c_compiler() -> str:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"no C compiler for the C backend of programs: {error}")
+
+
+def train_eagerly(loss_fn, optimizer, schedule, batches) -> list[float]:
+    """The eager training loop, one step a batch: the reference a compiled step is held to.
+
+    ``loss = loss_fn(batch)``, ``zero_grad()``, ``backward()``, ``optimizer.step()``,
+    ``schedule.step()``; returns the losses.
+    """
+    losses = []
+    for batch in batches:
+        loss = loss_fn(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.data)
+    return losses

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from conftest import train_eagerly
 
 from tinygrad_edu import datasets, nn, program_c
 from tinygrad_edu.cli import main
@@ -191,14 +192,7 @@ def test_each_step_line_shows_the_mean_loss_of_the_last_100_steps(
     model = nn.GPT(tokenizer.vocab_size, n_embd=8, n_head=2, block_size=8, seed=42)
     optimizer = Adam(model.parameters(), lr=0.01, betas=(0.85, 0.99))
     schedule = LinearLR(optimizer, total_steps=160)
-    losses = []
-    for name in names[5:165]:
-        loss = model.loss(tokenizer.encode(name))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.data)
+    losses = train_eagerly(model.loss, optimizer, schedule, map(tokenizer.encode, names[5:165]))
     shown = re.findall(r"^step +(\d+)/160  loss (\d+\.\d{4})  \(mean of the last (\d+) steps\)$",
                        out, re.MULTILINE)  # fmt: skip
     assert [int(step) for step, _, _ in shown] == list(range(16, 161, 16))

@@ -6,6 +6,7 @@ import math
 import random
 
 import pytest
+from conftest import train_eagerly
 
 import tinygrad_edu as tg
 from tinygrad_edu import datasets
@@ -30,13 +31,7 @@ def _gpt_run(
         with step if buffered else _nothing():
             losses = [step(tokenizer.encode(name)) for name in names]
     else:
-        for name in names:
-            loss = model.loss(tokenizer.encode(name))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.data)
+        losses = train_eagerly(model.loss, optimizer, schedule, map(tokenizer.encode, names))
     parameters = model.parameters()
     return (
         losses,
