@@ -10,10 +10,13 @@
 ``w.grad`` is dy/dw = x (1 - y²) = 2 × 0.7864, ``x.grad`` is w (1 - y²) and ``b.grad``
 is 1 - y².
 
-The package, from the bottom up: ``operators`` (float kernels) → ``engine`` (Value and
-backward) → ``functional`` (grad), ``forward`` (jvp, vjp, jacobian, hessian) and
-``gradient_check`` → ``nn``, ``losses``, ``optim``,
-``datasets``, ``training`` → ``viz`` (pictures) → ``cli`` (the command line).
+The package, from the bottom up: ``operators`` (float kernels) and ``grad_mode`` →
+``engine`` (Value and backward) → ``fused`` (one node for a dot product or a softmax) and
+``interop`` → ``functional`` (grad), ``forward`` (jvp, vjp, jacobian, hessian),
+``gradient_check``, ``program`` and ``program_c`` (trace and compile, in Python or C) →
+``nn``, ``losses``, ``optim``, ``datasets`` → ``training`` and ``step`` (a compiled
+training step) → ``viz`` (pictures) → ``pages`` → ``cli`` (the command line). The
+contributing page of the documentation draws the whole layering.
 """
 
 from tinygrad_edu import (
