@@ -240,3 +240,8 @@ def test_bad_values_raise_value_error_naming_the_problem(call, message) -> None:
 def test_wrong_types_raise_type_error(call) -> None:
     with pytest.raises(TypeError):
         call()
+
+
+def test_a_binary_loss_given_three_classes_suggests_cross_entropy():
+    with pytest.raises(ValueError, match="for more than two classes, use cross_entropy"):
+        losses.hinge_loss([Value(0.5)] * 3, [0, 1, 2])

@@ -555,3 +555,8 @@ def test_linear_after_relu_while_tracing_keeps_every_unit_and_the_same_bits(bias
         grads.append([p.grad for p in layer.parameters()])
     assert grads[0] == grads[1]
     assert [v.grad for v in h] == [v.grad for v in h2]
+
+
+def test_a_batch_given_to_a_layer_says_one_sample_at_a_time():
+    with pytest.raises(TypeError, match=r"one sample at a time; use \[layer\(x\) for x in X\]"):
+        Linear(2, 3)([[1.0, 2.0], [3.0, 4.0]])  # two samples of two: as long as one sample

@@ -95,8 +95,14 @@ def binary_signs(owner: str, labels: object) -> list[float]:
         elif label == -1 and minus_one is None:
             minus_one = i
         elif label not in (0, 1, -1):
+            several = (
+                "; for more than two classes, use cross_entropy with one output per class"
+                if isinstance(label, numbers.Integral) and label > 1
+                else ""
+            )
             raise ValueError(
-                f"{owner}: binary labels must be {BINARY_CONVENTIONS}, got {label!r} at index {i}"
+                f"{owner}: binary labels must be {BINARY_CONVENTIONS}, got {label!r} at index "
+                f"{i}{several}"
             )
     if zero is not None and minus_one is not None:
         raise ValueError(

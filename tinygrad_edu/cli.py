@@ -26,7 +26,6 @@ traceback), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
 import json
 import math
@@ -85,7 +84,6 @@ _ACTIVATIONS = [name for name in ACTIVATIONS if name != "linear"]
 # skipped with a note.
 GRAPH_NODE_LIMIT = 60
 
-_PLOT_GRID = 60  # the decision boundary is evaluated on a 60 x 60 grid
 _PROGRESS_LINES = 10  # about this many loss/accuracy lines per run
 MAX_STEPS = 1_000_000  # about eight hours of the demo's model: more is surely a slip
 # Sizes that fit in memory (measured with tracemalloc): every parameter is a Value of about
@@ -535,10 +533,11 @@ def _save_decision_boundary(
     args: argparse.Namespace,
     path: Path,
 ) -> Path | None:
-    """Colour a grid over the data by the predicted class and plot the points on it."""
+    """The model's decision boundary over the data, drawn as everywhere else
+    (:func:`viz.save_decision_boundary`: the classes' colours, a smooth boundary)."""
+    title = f"{args.dataset}: decision boundary after {args.steps} steps"
     try:
-        # Figure without pyplot: no global backend to switch, no window; PNG via Agg.
-        from matplotlib.figure import Figure
+        return viz.save_decision_boundary(model, X, y, path, title=title)
     except ImportError:
         print(
             f"note: {path.name} skipped: the plot needs matplotlib; install it with "
@@ -546,36 +545,6 @@ def _save_decision_boundary(
             file=sys.stderr,
         )
         return None
-    xs, ys = [p[0] for p in X], [p[1] for p in X]
-    margin = 0.5
-    gx = _grid(min(xs) - margin, max(xs) + margin)
-    gy = _grid(min(ys) - margin, max(ys) + margin)
-    predicted = training.predict(model, [[a, b] for b in gy for a in gx])
-    classes = [predicted[row * len(gx) : (row + 1) * len(gx)] for row in range(len(gy))]
-    n_classes = max(y) + 1
-
-    figure = Figure(figsize=(5, 5), layout="constrained")
-    axes = figure.add_subplot()
-    colours = {
-        "cmap": "coolwarm" if n_classes == 2 else "viridis",
-        "vmin": 0,
-        "vmax": n_classes - 1,
-    }
-    axes.contourf(
-        gx, gy, classes, levels=[k - 0.5 for k in range(n_classes + 1)], alpha=0.35, **colours
-    )
-    axes.scatter(xs, ys, c=y, s=18, edgecolors="black", linewidths=0.5, **colours)
-    axes.set_title(f"{args.dataset}: decision boundary after {args.steps} steps")
-    axes.set_xlabel("x0")
-    axes.set_ylabel("x1")
-    png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=100)
-    return write_atomically(path, png.getvalue())
-
-
-def _grid(low: float, high: float) -> list[float]:
-    step = (high - low) / (_PLOT_GRID - 1)
-    return [low + i * step for i in range(_PLOT_GRID)]
 
 
 # --------------------------------------------------------------------------- evaluate

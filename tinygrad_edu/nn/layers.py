@@ -64,6 +64,11 @@ def _check_vector(owner: str, x: Sequence[Value], size: int) -> None:
         raise TypeError(
             f"{owner}: expected a list of {size} Values, got {type(x).__name__}"
         ) from None
+    if got and isinstance(x[0], (list, tuple)):  # a batch: a list of samples
+        raise TypeError(
+            f"{owner}: one sample at a time; use [layer(x) for x in X] (given a batch of "
+            f"{got} samples, expected one vector of {size} Values)"
+        )
     if got != size:
         raise ValueError(f"{owner}: expected a vector of {size} Values, got {got}")
 
