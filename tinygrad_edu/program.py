@@ -137,7 +137,7 @@ def _own(o: str, what: str) -> str:
 
 class Syntax(NamedTuple):
     """How a language writes what a few rules need beyond arithmetic and calls: Python's
-    (:data:`PYTHON`) here, C's in :mod:`tinygrad_edu.step` (for its C programs)."""
+    (``PYTHON``) here, C's in :mod:`tinygrad_edu.step` (for its C programs)."""
 
     choose: Callable[[str, str, str], str]  # (condition, if true, if false)
     largest: Callable[[list[str]], str]  # the first largest, as Python's max() picks it
