@@ -162,3 +162,49 @@ def test_refuses_what_it_cannot_compile():
     with pytest.raises(ValueError, match="leaf"):
         compile_step(lambda x: w, Adam([w]))(1.0)
     assert tg.compile_step is compile_step
+
+
+def test_a_list_indexed_by_a_token_is_a_guard_never_a_wrong_answer():
+    table = [Value(float(k)) for k in range(5)]
+    w = Value(2.0)
+    step = compile_step(lambda tokens: (table[tokens[0]] * w) ** 2, Adam([w, *table]))
+    reference = [Value(float(k)) for k in range(5)]
+    v = Value(2.0)
+    eager = train_eagerly(
+        lambda tokens: (reference[tokens[0]] * v) ** 2,
+        Adam([v, *reference]),
+        _Still(),
+        [[1], [3], [1]],
+    )
+    assert [step([1]), step([3]), step([1])] == eager
+    assert len(next(iter(step.programs.values()))) == 2  # tokens_0 == 1, tokens_0 == 3
+
+
+class _Still:  # a schedule that changes nothing
+    def step(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("backend", ["python", "c"])
+def test_a_classifier_on_batches_of_points_and_labels_equals_eager(backend, request, tmp_path):
+    if backend == "c":
+        request.getfixturevalue("c_compiler")
+    points, labels = datasets.make_spirals(n_samples=30, n_classes=3, seed=0)
+    batches = [(points[k : k + 10], labels[k : k + 10]) for k in range(0, 30, 10)]
+
+    def run(compiled: bool) -> tuple:
+        model = tg.nn.MLP(2, [8, 3], seed=0)
+        optimizer = Adam(model.parameters(), lr=0.05)
+
+        def loss(points, labels):
+            return tg.losses.cross_entropy([model(p) for p in points], labels)
+
+        if not compiled:
+            losses = train_eagerly(lambda b: loss(*b), optimizer, _Still(), batches)
+        else:
+            step = compile_step(loss, optimizer, backend=backend)
+            losses = [step(points, labels) for points, labels in batches]
+            assert sum(map(len, step.programs.values())) == 1  # the labels are read, not frozen
+        return losses, [p.data for p in model.parameters()]
+
+    assert run(True) == run(False)

@@ -430,16 +430,22 @@ def _softmax_average(
 # --------------------------------------------------------------------------- pick
 
 
+def _position(index: int | IntegerInput) -> int:
+    """The index's value (an integer input's, without recording a guard: the program
+    reads the input itself)."""
+    return index.value if isinstance(index, IntegerInput) else index
+
+
 def _pick_forward(*operands: float) -> float:
     """Operands are x_1..x_n, then the index k (a constant): returns x_k."""
     *values, index = operands
-    return values[int.__int__(index)]
+    return values[_position(index)]
 
 
 def _pick_derivative(*operands_and_out: float | Value) -> tuple:
     """d/dx_i = 1 for the one picked, 0 for the others."""
     *values, index, _ = operands_and_out
-    k = int.__int__(index)
+    k = _position(index)
     return tuple(1.0 if i == k else 0.0 for i in range(len(values)))
 
 
@@ -459,6 +465,6 @@ def pick(values: Sequence[Value], index: int) -> Value:
     if not 0 <= index < len(values):  # recorded as guards: an index out of range retraces
         raise IndexError(f"pick: index {index!r} is out of range 0..{len(values) - 1}")
     parents = tuple(values)
-    k = int.__int__(index)
+    k = index.value
     data = _data_of_values("pick", parents)
     return _node(data[k], PICK, parents, _pick_derivative(*data, index, data[k]), (index,))

@@ -3,23 +3,24 @@
 A GPT's loss on a name reads row ``tokens[t]`` of the embedding table and the logit of
 the next token ``tokens[t + 1]``. To compile it once for every name of a length (not once
 per name), :func:`~tinygrad_edu.step.compile_step` calls the loss with each int replaced
-by an :class:`IntegerInput`: an ``int`` with the same value that also knows which input
-it is (``tokens[3]``). Two uses of it are written into the program as reads of the
+by an :class:`IntegerInput`: an integer with the same value that also knows which
+input it is (``tokens_3``). Two uses of it are written into the program as reads of the
 input, so they follow the token on every call:
 
 * ``Embedding(index)`` returns, for each number of the row, a stand-in leaf that the
-  program reads as ``wte[tokens[3]][5]`` (see :func:`row`);
-* :func:`~tinygrad_edu.fused.pick` makes a node whose output is ``values[tokens[4]]``.
+  program reads from the row ``tokens_3`` names (see :func:`row`);
+* :func:`~tinygrad_edu.fused.pick` makes a node whose output is ``values[tokens_4]``.
 
 Any other use of the value (``if token == bos``, ``table[token]``, ``token + 1``) is a
 Python decision like those :func:`~tinygrad_edu.program.trace` freezes: here it is
-recorded as a *guard*, a condition on the inputs (``tokens[3] == 26``) that the program
+recorded as a *guard*, a condition on the inputs (``tokens_3 == 26``) that the program
 checks on every call. A call whose inputs break a guard gets a program of its own,
 traced at those inputs, so a program is never reused where its decisions would differ.
 """
 
 from __future__ import annotations
 
+import numbers
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -55,32 +56,28 @@ def recording() -> Iterator[Recording]:
         _active.pop()
 
 
-_plain = int.__int__  # an IntegerInput's value, recording nothing
+class IntegerInput:
+    """An integer that is an input of a compiled call, named as the program reads it.
 
-
-class IntegerInput(int):
-    """An ``int`` that is an input of a compiled call, named as the program reads it.
-
-    It behaves as its value everywhere; a comparison, an index, a hash or arithmetic
-    also records the condition that held as a guard (see the module docstring).
+    It stands for its value everywhere, as an ``int`` would (``numbers.Integral``
+    counts it as one), but it is not an ``int``: Python reaches its value only through
+    its methods (``__index__`` to index a list, ``__eq__``, ``__hash__``, ...), and each
+    records the condition that held as a guard (see the module docstring). An ``int``
+    subclass could not do that: a list indexed by one reads its value directly.
     """
 
-    name: str
-    _recording: Recording
+    __slots__ = ("_recording", "name", "value")
 
-    def __new__(cls, value: int, name: str, found: Recording) -> IntegerInput:
-        self = super().__new__(cls, value)
-        self.name, self._recording = name, found
-        return self
+    def __init__(self, value: int, name: str, found: Recording) -> None:
+        self.value, self.name, self._recording = value, name, found
 
     def _guard(self, condition: str) -> None:
         self._recording.guards.append(condition)
 
     def _same_value(self) -> int:
         """Any use that needs the value itself: the program must see this very value."""
-        value = _plain(self)
-        self._guard(f"{self.name} == {value}")
-        return value
+        self._guard(f"{self.name} == {self.value}")
+        return self.value
 
     def __index__(self) -> int:
         return self._same_value()
@@ -89,12 +86,15 @@ class IntegerInput(int):
         return hash(self._same_value())
 
     def __bool__(self) -> bool:
-        result = _plain(self) != 0
+        result = self.value != 0
         self._guard(f"{self.name} {'!=' if result else '=='} 0")
         return result
 
     def __repr__(self) -> str:
-        return f"{_plain(self)} (input {self.name})"
+        return repr(self._same_value())
+
+
+numbers.Integral.register(IntegerInput)
 
 
 def _comparison(symbol: str, compare: Callable[[int, Any], Any]) -> Callable[..., Any]:
@@ -103,28 +103,23 @@ def _comparison(symbol: str, compare: Callable[[int, Any], Any]) -> Callable[...
             other = other._same_value()
         if type(other) is not int:  # a float, a string: ask for the value itself
             return compare(self._same_value(), other)
-        result = compare(_plain(self), other)
-        self._guard(
-            f"{self.name} {symbol} {other}" if result else f"not {self.name} {symbol} {other}"
-        )
+        result = compare(self.value, other)
+        condition = f"{self.name} {symbol} {other}"
+        self._guard(condition if result else f"not {condition}")
         return result
 
     return method
 
 
 for _symbol, _name in (
-    ("==", "eq"),
-    ("!=", "ne"),
-    ("<", "lt"),
-    ("<=", "le"),
-    (">", "gt"),
-    (">=", "ge"),
-):
+    ("==", "eq"), ("!=", "ne"), ("<", "lt"), ("<=", "le"), (">", "gt"), (">=", "ge"),
+):  # fmt: skip
     setattr(IntegerInput, f"__{_name}__", _comparison(_symbol, getattr(operator, _name)))
 
 
 def _arithmetic(name: str) -> Callable[..., Any]:
     def method(self: IntegerInput, *others: Any) -> Any:
+        others = tuple(x._same_value() if isinstance(x, IntegerInput) else x for x in others)
         return getattr(self._same_value(), name)(*others)
 
     return method
@@ -133,8 +128,9 @@ def _arithmetic(name: str) -> Callable[..., Any]:
 for _name in (
     "add", "radd", "sub", "rsub", "mul", "rmul", "floordiv", "rfloordiv", "truediv",
     "rtruediv", "mod", "rmod", "pow", "rpow", "neg", "pos", "abs", "int", "float",
-    "and", "rand", "or", "ror", "xor", "rxor", "lshift", "rshift", "invert", "divmod",
-    "format", "str", "round", "trunc", "floor", "ceil",
+    "complex", "and", "rand", "or", "ror", "xor", "rxor", "lshift", "rlshift", "rshift",
+    "rrshift", "invert", "divmod", "rdivmod", "format", "str", "round", "trunc", "floor",
+    "ceil",
 ):  # fmt: skip
     setattr(IntegerInput, f"__{_name}__", _arithmetic(f"__{_name}__"))
 
@@ -149,7 +145,7 @@ def row(table: Sequence[Sequence[Value]], index: int) -> Sequence[Value]:
     """
     if not (isinstance(index, IntegerInput) and _active and is_tracing()):
         return table[index]
-    found, value = _active[-1], _plain(index)
+    found, value = _active[-1], index.value
     stand_ins = []
     for j, parameter in enumerate(table[value]):
         label = parameter.label.rsplit(".", 2)[0] if parameter.label.count(".") >= 2 else "row"

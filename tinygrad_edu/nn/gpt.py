@@ -30,8 +30,8 @@ import random
 from collections.abc import Sequence
 
 from tinygrad_edu._checks import check_int, check_real, random_generator
-from tinygrad_edu.engine import Value, logsumexp, no_grad, sum_values
-from tinygrad_edu.fused import pick
+from tinygrad_edu.engine import Value, no_grad
+from tinygrad_edu.fused import logsumexp, pick, sum_values
 from tinygrad_edu.nn.layers import CausalSelfAttention, Embedding, Linear, rms_norm
 from tinygrad_edu.nn.module import Module, named_children, prefixed
 
