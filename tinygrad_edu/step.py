@@ -36,6 +36,13 @@ position, plus the final sum. A part's code is compiled once and shared by every
 that has it, so a model of 16 positions compiles about two programs' worth of code, not
 sixteen.
 
+*What it cannot see.* A float argument (a data point) is an input too, as a number; a
+Python decision on it (``if x > 0``) is decided while tracing and frozen, as in
+:func:`~tinygrad_edu.program.trace`: keep such decisions inside operations (``relu``,
+the losses), which decide on every call. Decisions on an integer input are guarded, as
+above: a label that indexes a list (``logits[label]``) costs a program per label, one
+picked with :func:`~tinygrad_edu.fused.pick` (as ``cross_entropy`` does) costs none.
+
 *The eager order.* Every number is computed with the operations of the eager graph in
 its order: each adjoint is the sum, from 0.0, of its contributions in the order
 ``backward()`` adds them, and the update is the optimizer's formula on the same floats.
