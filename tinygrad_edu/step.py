@@ -155,21 +155,6 @@ int tg_run(double *t) {{
 """
 
 
-class _Line:
-    """A line of a part: ``target = expression`` (or ``+=``), what it reads, a comment."""
-
-    __slots__ = ("assign", "comment", "expression", "reads", "target")
-
-    def __init__(
-        self, target: str, expression: str, reads: Sequence[str], comment: str, assign: str = "="
-    ) -> None:
-        self.target, self.expression, self.reads = target, expression, reads
-        self.comment, self.assign = comment, assign
-
-    def __str__(self) -> str:
-        return f"{self.target} {self.assign} {self.expression}"
-
-
 class _Part:
     """One function of the tape, and the code it is compiled from when it first runs (so
     an evaluation compiles no backward part)."""
@@ -595,7 +580,7 @@ def _usable(name: str) -> bool:
         program._SAFE_NAME.fullmatch(name)
         and not keyword.iskeyword(name)
         and not program._RESERVED.fullmatch(name)
-        and not (name[0] in "vpexcg" and name[1:].isdigit())
+        and not (name[0] in "vexcg" and name[1:].isdigit())
         and name not in ("part", "guards")
     )
 
