@@ -111,6 +111,7 @@ def check_training_output(out: Path, stdout: str, *, steps: int) -> dict:
     return data
 
 
+@pytest.mark.slow
 def test_demo_trains_moons_and_writes_its_files(tmp_path: Path) -> None:
     """The one full run: the demo exactly as a new user types it."""
     result = run_module("demo", cwd=tmp_path)

@@ -51,7 +51,7 @@ def central_difference(model: nn.Module, parameter: object, x: list[float]) -> f
 @pytest.mark.parametrize(
     "argv",
     [
-        ["demo"],
+        pytest.param(["demo"], marks=pytest.mark.slow),
         ["train", "--hidden", "4,4", "--steps", "20"],
         ["train", "--hidden", "5", "--steps", "10", "--compile", "--activation", "tanh"],
     ],

@@ -196,6 +196,7 @@ def test_backward_on_a_leaf_accumulates_one() -> None:
     assert x.grad == 2.0
 
 
+@pytest.mark.slow
 def test_a_million_node_chain_at_the_default_recursion_limit() -> None:
     assert sys.getrecursionlimit() <= 1000  # Python's default: no recursion could get through
     x = Value(0.5)

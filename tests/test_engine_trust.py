@@ -168,6 +168,7 @@ def test_a_graph_pickles_with_its_ops_and_its_leaves() -> None:
     assert w2.grad == w.grad
 
 
+@pytest.mark.slow
 def test_a_deep_graph_pickles_and_deep_copies_without_recursion() -> None:
     x = Value(1.0)
     y = x

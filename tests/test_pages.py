@@ -302,6 +302,7 @@ def test_a_zero_local_derivative_passes_nothing_on(open_page, tmp_path: Path) ->
     assert f"x.grad = {1:.4g}" in texts[-1]  # only the + path counts: relu'(-2) = 0
 
 
+@pytest.mark.slow
 def test_play_runs_to_the_end_and_the_slider_jumps(open_page, tmp_path: Path) -> None:
     nodes = neuron()
     n = len(topological_order(nodes["o"]))
@@ -490,6 +491,7 @@ def _canvas_pixels(opened: Opened) -> tuple[int, list[int]]:
     )
 
 
+@pytest.mark.slow
 def test_the_boundary_is_drawn_smooth_where_the_model_puts_it(open_page, tmp_path) -> None:
     recorder = _linear_recorder([1, 0, 1, 0])
     opened = open_page(viz.training_page(recorder).save_html(tmp_path / "line.html"))
@@ -516,6 +518,7 @@ def test_the_boundary_is_drawn_smooth_where_the_model_puts_it(open_page, tmp_pat
     assert counted > 1000 and near_the_line > 0 and wrong == 0
 
 
+@pytest.mark.slow
 def test_the_training_page_uses_the_width_of_the_window(open_page, tmp_path) -> None:
     recorder = _linear_recorder([1, 0, 1, 0])
     path = viz.training_page(recorder).save_html(tmp_path / "wide.html")
@@ -534,6 +537,7 @@ def test_the_training_page_uses_the_width_of_the_window(open_page, tmp_path) -> 
     assert opened.page.evaluate("document.documentElement.scrollWidth") <= 700  # no overflow
 
 
+@pytest.mark.slow
 def test_the_points_are_in_the_class_colours_of_every_picture(open_page, tmp_path) -> None:
     recorder = _linear_recorder([-1, 1, -1, 1])  # -1/+1 labels: the classes 0 and 1
     opened = open_page(viz.training_page(recorder).save_html(tmp_path / "colours.html"))
@@ -546,6 +550,7 @@ def test_the_points_are_in_the_class_colours_of_every_picture(open_page, tmp_pat
         assert "#" + "".join(f"{c:02x}" for c in rgb) == viz.CLASS_COLOURS[int(label == 1)]
 
 
+@pytest.mark.slow
 def test_a_training_page_of_100_snapshots_is_under_5_mb() -> None:
     X, y = datasets.make_moons(100, noise=0.1, seed=0)  # noqa: N806
     model = nn.MLP(2, [16, 16, 1], seed=0)
@@ -598,6 +603,7 @@ NOTEBOOK_CELLS = [
 ]
 
 
+@pytest.mark.slow
 def test_pages_work_in_an_executed_notebook_exported_to_html(open_page, tmp_path: Path) -> None:
     """The real path: a kernel runs the cells (fit(live=True) updates its output in place),
     nbconvert writes the HTML export, and both pages work in it with no kernel."""

@@ -16,6 +16,7 @@ from tinygrad_edu.training import accuracy, fit, predict
 # ------------------------------------------------------------------ the networks learn
 
 
+@pytest.mark.slow
 def test_mlp_2_16_16_1_learns_moons_to_97_percent_in_100_adam_steps() -> None:
     points, labels = datasets.make_moons(100, noise=0.1, seed=0)
     model = MLP(2, [16, 16, 1], seed=0)
