@@ -93,6 +93,7 @@ def test_one_program_per_length_shares_parts_and_reads_tokens():
     assert "wte.weight[tokens_3]" not in listing  # (labels are comments; the code reads rows)
     assert "tokens_3 * 8" in listing  # row tokens[3] of the embedding table, read on each call
     assert "tokens_4 == " in listing  # the logit of the next token, picked by it
+    assert "#   t[0:80]  wte.weight.0.0 .. wte.weight.9.7" in listing  # its state_dict names
     step([1, 2, 3])
     step([1, 2, 3, 4])  # a new length: its forward parts are those of length 5
     assert len(step.programs) == 3

@@ -177,6 +177,7 @@ class _Program:
         parts: list[_Part],
         guards: Callable[..., bool],
         guard_text: str,
+        legend: str,
         integers: list[tuple[int, tuple[int, ...]]],
         floats: list[tuple[int, tuple[int, ...]]],
         others: list[tuple[int, Value]],
@@ -185,6 +186,7 @@ class _Program:
         n_forward: int,
     ) -> None:
         self.parts, self.guards, self.guard_text = parts, guards, guard_text
+        self.legend = legend  # which slots of the tape hold which parameters
         self.integers, self.floats, self.others = integers, floats, others
         self.out_slot, self.n_operations = out_slot, n_operations
         self.n_forward = n_forward  # the forward parts and the sum: what loss() runs
@@ -194,7 +196,7 @@ class _Program:
         guards = (
             f"# guards, checked on every call: {self.guard_text}\n\n" if self.guard_text else ""
         )
-        return guards + "\n\n".join(part.source for part in self.parts)
+        return self.legend + guards + "\n\n".join(part.source for part in self.parts)
 
     def __repr__(self) -> str:
         lines = sum(part.n_lines for part in self.parts)
@@ -476,6 +478,7 @@ class CompiledStep:
             parts,
             namespace["guards"],
             guard_text if guards else "",
+            self._legend(),
             [
                 (self._slot(v.name), p)
                 for (p, _), v in zip(flat, traced)
@@ -487,6 +490,25 @@ class CompiledStep:
             writer.n_operations,
             len(writer.ends) + 1,
         )
+
+    def _legend(self) -> str:
+        """Which parameters the tape holds where, by their state_dict names:
+        ``# t[0:432]  wte.weight.0.0 .. wte.weight.26.15``, a line per run of one name."""
+        n = len(self.params)
+        runs: list[list[Any]] = []  # [first slot, last slot, name] for each run
+        for i, p in enumerate(self.params):
+            label = p.label or f"parameter {i}"
+            stem = label.rstrip("0123456789.")
+            if runs and runs[-1][2] == stem and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, stem])
+        lines = ["# the tape t: parameter i at t[i], its gradient at t[n + i], n = " + str(n)]
+        for first, last, _ in runs:
+            labels = self.params[first].label, self.params[last].label
+            shown = labels[0] if first == last else f"{labels[0]} .. {labels[1]}"
+            lines.append(f"#   t[{first}:{last + 1}]  {shown}")
+        return "\n".join(lines) + "\n\n"
 
     def _input_names(self, flat: list[tuple[tuple[int, ...], Any]]) -> list[str]:
         """``tokens_3`` for item 3 of argument ``tokens`` (``a0_3`` if its name is unusable)."""
