@@ -324,12 +324,16 @@ class Adam(Optimizer):
         in PyTorch: a parameter skipped (``.grad is None``) does not count the step.
         """
         grads = [p.grad for p in self.params]  # checked below, through v
-        if None not in grads and len(set(self.steps)) == 1:  # the usual case: all in one go
+        together = self._in_step()  # the usual case: all in one go
+        if together:
             t = self.steps[0] + 1
-            data = [p._data for p in self.params]
-            m, v, new_data = self._update(data, grads, self.m, self.v, t)
+            try:
+                data = [p._data for p in self.params]
+                m, v, new_data = self._update(data, grads, self.m, self.v, t)
+            except TypeError:  # a gradient is None (rest1 * None): that one is skipped
+                together = False
             steps = [t] * len(self.params)
-        else:  # some have no gradient, or counts that differ: each count on its own
+        if not together:  # some have no gradient, or counts that differ: each count on its own
             m, v, steps = list(self.m), list(self.v), list(self.steps)
             new_data = [p._data for p in self.params]
             groups: dict[int, list[int]] = {}  # t -> the parameters at that step
@@ -354,6 +358,10 @@ class Adam(Optimizer):
         self._write(new_data)
         # kept only once the step has succeeded
         self.t, self.steps, self.m, self.v = self.t + 1, steps, m, v
+
+    def _in_step(self) -> bool:
+        """Whether every parameter has had as many updates (so one ``t`` serves them all)."""
+        return self.steps.count(self.steps[0]) == len(self.steps)
 
     def _factors(self, t: int) -> tuple[float, float, float, float]:
         """The numbers the update at step ``t`` shares by all parameters: the step size

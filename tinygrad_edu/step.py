@@ -401,7 +401,7 @@ class CompiledStep:
         would not be finite, or the parameters' step counts differ (then the eager step
         does it, or gives the error)."""
         opt, tape, n = self.optimizer, self._tape, len(self.params)
-        if len(set(opt.steps)) != 1:  # after updates that skipped some parameters
+        if not opt._in_step():  # after updates that skipped some parameters
             return False
         t = opt.steps[0] + 1
         if self.backend == "c":  # the same formula in C, on the tape (see _adam_source)
