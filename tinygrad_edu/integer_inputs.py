@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -42,18 +43,25 @@ class Recording:
         self.rows: dict[Value, tuple[Sequence[Sequence[Value]], IntegerInput, int]] = {}
 
 
-_active: list[Recording] = []
+class _Active(threading.local):
+    """The recordings open in this thread, innermost last (a thread traces on its own)."""
+
+    def __init__(self) -> None:
+        self.recordings: list[Recording] = []
+
+
+_active = _Active()
 
 
 @contextmanager
 def recording() -> Iterator[Recording]:
     """Record guards and row reads of integer inputs for a ``with`` block."""
     found = Recording()
-    _active.append(found)
+    _active.recordings.append(found)
     try:
         yield found
     finally:
-        _active.pop()
+        _active.recordings.pop()
 
 
 class IntegerInput:
@@ -143,9 +151,9 @@ def row(table: Sequence[Sequence[Value]], index: int) -> Sequence[Value]:
     gradient of) whichever row the input names on each call. Its label names the table
     as its parameters' labels do (``wte.weight[tokens_3][5]`` for ``wte.weight.3.5``).
     """
-    if not (isinstance(index, IntegerInput) and _active and is_tracing()):
+    if not (isinstance(index, IntegerInput) and _active.recordings and is_tracing()):
         return table[index]
-    found, value = _active[-1], index.value
+    found, value = _active.recordings[-1], index.value
     stand_ins = []
     for j, parameter in enumerate(table[value]):
         label = parameter.label.rsplit(".", 2)[0] if parameter.label.count(".") >= 2 else "row"
