@@ -17,20 +17,20 @@ __all__ = ["Module", "named_children", "prefixed"]
 
 def prefixed(prefix: str, modules: Sequence[Module]) -> list[tuple[str, Value]]:
     """Named parameters of child modules, each name prefixed with ``prefix.<index>.``."""
-    return [
-        (f"{prefix}.{i}.{name}", p)
-        for i, module in enumerate(modules)
-        for name, p in module.named_parameters()
-    ]
+    named = []
+    for i, module in enumerate(modules):
+        head = f"{prefix}.{i}."  # once per module, not once per parameter
+        named += [(head + name, p) for name, p in module.named_parameters()]
+    return named
 
 
 def named_children(owner: object, names: Sequence[str]) -> list[tuple[str, Value]]:
     """Named parameters of the modules ``owner.<name>``, each name prefixed with ``<name>.``."""
-    return [
-        (f"{name}.{p_name}", p)
-        for name in names
-        for p_name, p in getattr(owner, name).named_parameters()
-    ]
+    named = []
+    for name in names:
+        head = name + "."
+        named += [(head + p_name, p) for p_name, p in getattr(owner, name).named_parameters()]
+    return named
 
 
 def _preview(names: Sequence[object], limit: int = 5) -> str:
