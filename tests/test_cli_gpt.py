@@ -419,7 +419,8 @@ def test_without_a_c_compiler_gpt_says_what_to_install(
     monkeypatch.setenv("TINYGRAD_EDU_CACHE_DIR", str(tmp_path / "cache"))
     program_c._compiler.cache_clear()
     try:
-        code, _, err = gpt(tmp_path, capsys, "--steps", "2", "--compile", "--backend", "c")
+        argv = ["--steps", "2", "--compile", "--backend", "c", "--out", str(tmp_path / "run")]
+        code, _, err = gpt(tmp_path, capsys, *argv)
     finally:
         program_c._compiler.cache_clear()
     assert code == 2
