@@ -12,7 +12,7 @@ parameter. :func:`compile_step` compiles all of it::
 
 and each call computes, bit for bit, what the eager step computes.
 
-How it works, in four ideas.
+How it works.
 
 *Integer inputs.* The ints among the arguments (token ids) are inputs of the program:
 the loss is traced with each replaced by an :class:`~tinygrad_edu.integer_inputs.IntegerInput`,
@@ -48,6 +48,14 @@ its order: each adjoint is the sum, from 0.0, of its contributions in the order
 ``backward()`` adds them, and the update is the optimizer's formula on the same floats.
 A number that is not finite hands the call to the eager step, which raises the eager
 error (or gives the eager answer).
+
+*In C.* With ``backend="c"`` the parts are written as C (see
+:mod:`tinygrad_edu.program_c`): every value and adjoint a slot of the tape, a ``ctypes``
+array, with Adam's moments in it too; an integer input read as ``(long)t[57]``; the
+fused ops as calls of program_c's loops; Adam's update as a C loop with the formula of
+:meth:`Adam._update`. Every number a part makes is checked to be finite, since C raises
+nothing where Python raises. The new parts of a program are built into a few libraries
+at once, one per core, and cached on disk by their source.
 """
 
 from __future__ import annotations
@@ -1030,7 +1038,10 @@ def compile_step(
 
     ``loss_fn`` takes ints (token ids), floats, or lists of them, and returns the loss
     as a Value; ``optimizer`` is an :class:`~tinygrad_edu.optim.Adam` over the
-    parameters; ``schedule`` (optional) sets its learning rate after each step. ::
+    parameters; ``schedule`` (optional) sets its learning rate after each step;
+    ``backend`` is ``"python"`` (the default, works everywhere) or ``"c"`` (the system's C
+    compiler builds the parts: the same numbers, bit for bit, many times faster a step;
+    :class:`~tinygrad_edu.program_c.CompilerNotFoundError` without a compiler). ::
 
         step = tg.compile_step(model.loss, optimizer, schedule)
         with step:                                  # numbers live in flat lists
