@@ -102,3 +102,32 @@ def train_eagerly(loss_fn, optimizer, schedule, batches) -> list[float]:
         schedule.step()
         losses.append(loss.data)
     return losses
+
+
+def interrupt_when(
+    code: str, argv: list[str], cwd: object, line: str, *, on_stderr: bool
+) -> tuple[str, int, str]:
+    """Run ``python -c code *argv`` in ``cwd`` and press Ctrl-C once it prints ``line``
+    (on standard error, or output); returns the last line read, the exit status and the
+    rest of standard error. The child is never left running, whatever fails."""
+    import signal
+    import subprocess
+    import sys
+
+    with subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        stream = child.stderr if on_stderr else child.stdout
+        try:
+            seen = stream.readline()
+            while seen and seen != line:
+                seen = stream.readline()
+            child.send_signal(signal.SIGINT)
+            _, err = child.communicate()
+        finally:
+            child.kill()
+    return seen, child.returncode, err

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import re
-import signal
 import struct
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import train_eagerly
+from conftest import interrupt_when, train_eagerly
 
 from tinygrad_edu import datasets, nn, program_c
 from tinygrad_edu.cli import main
@@ -106,23 +105,11 @@ def test_ctrl_c_during_training_saves_a_run_that_resumes_exactly(
     """Wherever Ctrl-C lands (forward, backward or the update), the run is saved between
     two steps and --resume ends as the run that was never stopped."""
     argv = ["gpt", *SMALL, "--steps", "60", "--samples", "3"]
-    with subprocess.Popen(
-        [sys.executable, "-c", COUNTING_CHILD, *argv, "--out", "run"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as child:
-        try:
-            line = child.stderr.readline()
-            while line and line != "trained 5\n":
-                line = child.stderr.readline()
-            child.send_signal(signal.SIGINT)
-            _, err = child.communicate()
-        finally:
-            child.kill()
+    line, status, err = interrupt_when(
+        COUNTING_CHILD, [*argv, "--out", "run"], tmp_path, "trained 5\n", on_stderr=True
+    )
     assert line == "trained 5\n"
-    assert child.returncode == 130, err
+    assert status == 130, err
     stopped = json.loads((tmp_path / "run" / "model.json").read_text(encoding="utf-8"))
     done = stopped["metadata"]["training"]["steps"]
     assert 5 <= done < 60 and f"interrupted after {done} steps, during training" in err

@@ -8,13 +8,11 @@ back from its file, an argmax by hand).
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import interrupt_when
 
 from tinygrad_edu import cli, datasets, nn, no_grad
 from tinygrad_edu.cli import main
@@ -136,23 +134,12 @@ def test_ctrl_c_after_training_saves_the_trained_model(
 ) -> None:
     """Ctrl-C during the held-out evaluation or the sampling exited 130 with nothing saved."""
     argv = ["gpt", "--steps", "3", "--eval", "200", "--samples", "100000", *SMALL_GPT[:4]]
-    with subprocess.Popen(
-        [sys.executable, "-c", ANNOUNCING_CHILD, *argv, "--out", "run", "--no-progress"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as child:
-        try:
-            line = child.stdout.readline()
-            while line and line != f"{phase}\n":
-                line = child.stdout.readline()
-            child.send_signal(signal.SIGINT)
-            _, err = child.communicate()
-        finally:
-            child.kill()  # never left running, whatever failed above
+    child_argv = [*argv, "--out", "run", "--no-progress"]
+    line, status, err = interrupt_when(
+        ANNOUNCING_CHILD, child_argv, tmp_path, f"{phase}\n", on_stderr=False
+    )
     assert line == f"{phase}\n"
-    assert child.returncode == 130, err
+    assert status == 130, err
     assert err.count("\n") == 1 and "interrupted after 3 steps, during" in err
     saved = (tmp_path / "run" / "model.json").read_text(encoding="utf-8")
 
