@@ -143,6 +143,7 @@ class Syntax(NamedTuple):
     largest: Callable[[list[str]], str]  # the first largest, as Python's max() picks it
     any_of: Callable[[list[str]], str]  # conditions, one true
     nonzero: Callable[[str], str]  # a number's truth
+    item: Callable[[list[str], str], str]  # (values, index): the value at the index
 
 
 PYTHON = Syntax(
@@ -150,6 +151,7 @@ PYTHON = Syntax(
     largest=lambda values: f"max({', '.join(values)})" if len(values) > 1 else values[0],
     any_of=" or ".join,
     nonzero=lambda x: x,
+    item=lambda values, index: f"({', '.join(values)},)[{index}]",
 )
 
 
@@ -254,6 +256,10 @@ def fused_rules(syntax: Syntax) -> dict[Op | tuple[str | None, ...], tuple[Forwa
             lambda a, o: _softmax_dot_forward(a, o, syntax),
             _softmax_dot_contribution,
         ),
+        fused.PICK: (  # operands x_1..x_n, then the index (an integer input's name)
+            lambda a, o: [syntax.item(a[:-1], a[-1])],
+            lambda a, o, i, g: f"{syntax.choose(f'{a[-1]} == {i}', '1.0', '0.0')} * {g}",
+        ),
         (layers, "_relu_dot_forward", "_relu_dot_derivative"): (
             lambda a, o: _relu_dot_forward(a, o, syntax),
             lambda a, o, i, g: _relu_slope(a, i, 0, g, syntax),
@@ -315,6 +321,11 @@ _MAY_OVERFLOW = {
     engine.ADD, engine.SUB, engine.RSUB, engine.MUL, engine.DIV, engine.RDIV,
     fused.WEIGHTED_SUM, fused.DOT, fused.SUM, fused.LOGSUMEXP, fused.SOFTMAX_DOT,
 }  # fmt: skip
+
+
+def _may_overflow(op: Op) -> bool:
+    """Whether ``op``'s result is added to the program's check that all is finite."""
+    return op in _MAY_OVERFLOW or op not in _RULES
 
 
 # --------------------------------------------------------------------------- the Wengert list
@@ -444,8 +455,7 @@ def _wengert_list(
             for line in first:  # a long sum's first terms, the op's own values
                 target, e = line if isinstance(line, tuple) else (name, line)
                 statements.append(_Statement(target, e, f"{comment}, on the way", True))
-            may_overflow = op in _MAY_OVERFLOW or op not in _RULES
-            statements.append(_Statement(name, last, comment, True, may_overflow, node=info))
+            statements.append(_Statement(name, last, comment, True, _may_overflow(op), node=info))
             continue
         use = (op, 0 if op in _BUILT_IN_OPS else len(node.parents))
         key = keys.setdefault(use, f"_op{len(keys)}")  # the op's own rules, called by name

@@ -73,21 +73,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tinygrad_edu import fused, program, program_c
+from tinygrad_edu import program, program_c
 from tinygrad_edu.engine import Op, Value, enable_grad, topological_order
 from tinygrad_edu.grad_mode import no_grad, tracing
 from tinygrad_edu.integer_inputs import IntegerInput, Recording, recording
 from tinygrad_edu.optim import Adam, LRScheduler
 
 __all__ = ["CompiledStep", "compile_step"]
-
-# How the program writes a pick: the item of the tuple at the input's index; d/dx_i is
-# 1.0 for the one picked and 0.0 for the others, as the op's derivative says.
-_PICK_RULE = (
-    lambda a, o: [f"({', '.join(a[:-1])},)[{a[-1]}]"],
-    lambda a, o, i, g: f"(1.0 if {a[-1]} == {i} else 0.0) * {g}",
-)
-
 
 # How C writes what the fused ops' rules need beyond arithmetic (see program.Syntax).
 _C = program.Syntax(
@@ -97,12 +89,9 @@ _C = program.Syntax(
     ),
     any_of=lambda conditions: f"({' || '.join(conditions)})",
     nonzero=lambda x: f"{x} != 0.0",
+    item=lambda values, index: f"((const double[]){{{', '.join(values)}}})[{index}]",
 )
 _C_FUSED_RULES = program.fused_rules(_C)
-_C_PICK_RULE = (
-    lambda a, o: [f"((const double[]){{{', '.join(a[:-1])}}})[{a[-1]}]"],
-    lambda a, o, i, g: f"({a[-1]} == {i} ? 1.0 : 0.0) * {g}",
-)
 _C_MAX = """
 /* Python's max(): the first of the largest (a later one replaces it only if greater) */
 static double max_of(int n, const double *x) {
@@ -633,6 +622,7 @@ class _Writer:
             raise ValueError("compile_step: the loss is a leaf; there is nothing to differentiate")
         self.step, self.found, self.out, self.n = step, found, out, len(step.params)
         self.c = step.backend == "c"
+        self.row_starts: dict[int, int] = {}  # each table's first slot, by id
         self.integers = set(integers)
         self.order = order = topological_order(out)
         self.name: dict[Value, str] = {}
@@ -681,8 +671,6 @@ class _Writer:
     def rule(self, node: Value) -> tuple[Callable, Callable] | None:
         op = node._op
         if self.c:  # the C rules: program_c's for the engine's ops, the fused ops' own
-            if op is fused.PICK:
-                return _C_PICK_RULE
             found = program_c._RULES.get(op)
             if found is not None:
                 forward, contribution = found
@@ -695,7 +683,7 @@ class _Writer:
                     "Python, with no C rule; use backend='python' to run it"
                 )
             return found
-        return _PICK_RULE if op is fused.PICK else program._rule(op)
+        return program._rule(op)
 
     def forward_lines(self, node: Value) -> list[tuple[str, str, str]]:
         """(target, expression, comment) of the node's forward lines."""
@@ -728,9 +716,9 @@ class _Writer:
             return  # (an op's own functions are names of the code, like exp)
         stand_in = self.stand_in.get(name)
         if stand_in is not None:  # the row its integer input names
-            table, index, j = self.found.rows[stand_in]
-            self.load(index.name, loads, defined)
-            loads[name] = f"t[{self.row_start(table)} + {index.name} * {len(table[0])} + {j}]"
+            index = self.found.rows[stand_in][1].name
+            self.load(index, loads, defined)
+            loads[name] = self.row_cell(stand_in, index)
         else:
             loads[name] = f"t[{self.step._slot(name)}]"
 
@@ -738,7 +726,16 @@ class _Writer:
         for name in program._IDENTIFIER.findall(text):
             self.load(name, loads, defined)
 
-    def row_start(self, table: Sequence[Sequence[Value]], gradient: bool = False) -> int:
+    def row_cell(self, stand_in: Value, index: str, gradient: bool = False) -> str:
+        """The cell of the tape a stand-in reads (or, with ``gradient``, its gradient's):
+        ``t[0 + tokens_3 * 16 + 5]``, with the integer input written as ``index``."""
+        table, _, j = self.found.rows[stand_in]
+        start = self.row_starts.get(id(table))
+        if start is None:
+            start = self.row_starts[id(table)] = self.row_start(table)
+        return f"t[{start + (self.n if gradient else 0)} + {index} * {len(table[0])} + {j}]"
+
+    def row_start(self, table: Sequence[Sequence[Value]]) -> int:
         """The slot of ``table[0][0]``; the rows must follow each other among the parameters."""
         width, index = len(table[0]), self.step._index
         start = index.get(table[0][0])
@@ -751,7 +748,7 @@ class _Writer:
                 "compile_step: a table read by an integer input must be among the optimizer's "
                 "parameters, row after row (as model.parameters() lists an Embedding)"
             )
-        return start + (self.n if gradient else 0)
+        return start
 
     def adjoint(self, parent: Value) -> str | None:
         """Where a contribution to ``parent`` goes: its adjoint's name (a node), its
@@ -762,9 +759,7 @@ class _Writer:
         if parent in self.step._index:
             return f"t[{self.n + self.step._index[parent]}]"
         if parent in self.found.rows:
-            table, index, j = self.found.rows[parent]
-            start = self.row_start(table, gradient=True)
-            return f"t[{start} + {index.name} * {len(table[0])} + {j}]"
+            return self.row_cell(parent, self.found.rows[parent][1].name, gradient=True)
         return None
 
     # ----------------------------------------------------------------- parts
@@ -835,7 +830,7 @@ class _Writer:
                 lines.append(f"{target} = {expression}  # {comment}")
                 if self.c:  # C raises nothing: every number it makes is checked
                     checked.append(target)
-            if self.may_overflow(node) and not self.c:
+            if program._may_overflow(node._op) and not self.c:
                 checked.append(self.name[node])
         if not root:
             stores += sorted(defined, key=_natural)
@@ -931,10 +926,6 @@ class _Writer:
         )
         return f"@A{len(self.arrays) - 1}"  # @: the part's own prefix (see c_source)
 
-    def may_overflow(self, node: Value) -> bool:
-        op = node._op
-        return op in program._MAY_OVERFLOW or (op not in program._RULES and op is not fused.PICK)
-
     def source(
         self,
         name: str,
@@ -961,9 +952,8 @@ class _Writer:
                 return f"(long)t[{self.step._slot(name)}]"
             stand_in = self.stand_in.get(name)
             if stand_in is not None:
-                table, index, j = self.found.rows[stand_in]
-                where = f"(long)t[{self.step._slot(index.name)}]"
-                return f"t[{self.row_start(table)} + {where} * {len(table[0])} + {j}]"
+                index = self.found.rows[stand_in][1].name
+                return self.row_cell(stand_in, f"(long)t[{self.step._slot(index)}]")
             if name in self.tape_names or name.startswith(("g_", "_v")):
                 return f"t[{self.step._slot(name)}]"
             return name  # a C function (exp, max_of), a type
